@@ -1,0 +1,12 @@
+//! The Gitee Go webhook wire protocol: the notification's shape, the tolerant parser for the
+//! documented quirks, and the `X-Gitee-Token` signature. No IO lives here.
+
+pub mod parse;
+pub mod payload;
+pub mod signature;
+
+pub use parse::{ParseError, Parsed, parse_notification};
+pub use payload::{
+    GlobalParam, Job, Notification, Source, SourceKind, Status, StatusCode, UpParams, UpParamsForm,
+};
+pub use signature::{Auth, Verifier, VerifyError, sign};
