@@ -5,7 +5,7 @@
 
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,12 +18,20 @@ pub enum Ingest {
 }
 
 /// An accepted notification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Increases by one per accepted delivery, from 1.
     pub id: u64,
     #[serde(with = "rfc3339")]
     pub received_at: DateTime<Utc>,
+    /// The sender's clock, from `X-Gitee-Timestamp`, when it sent one that parses. Ordering of
+    /// a job's statuses prefers this over arrival order, since retries can arrive late.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sent_at: Option<DateTime<Utc>>,
     pub auth: Auth,
     /// The body needed the tolerant parser (a `//` comment or unescaped `upParams`).
     pub repaired: bool,
@@ -55,5 +63,32 @@ pub mod rfc3339 {
         DateTime::parse_from_rfc3339(&text)
             .map(|at| at.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|text| {
+                    DateTime::parse_from_rfc3339(&text)
+                        .map(|at| at.with_timezone(&Utc))
+                        .map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
     }
 }
