@@ -1,0 +1,275 @@
+//! The command line, as a contract: scripts, docs and later work rely on these names.
+//!
+//! Only clap definitions and the value parsers for their types live here; `main.rs` decides
+//! what to do with them.
+
+use clap::{Args, Parser, Subcommand};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Watch Gitee Go pipelines live: an embedded webhook receiver that verifies each pipeline
+/// notification and shows it in the terminal, or as JSON lines without one.
+#[derive(Parser)]
+#[command(
+    name = "pipetop",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Post one signed notification, to test a setup or a tunnel.
+    Send(SendArgs),
+}
+
+/// Receiving and showing notifications (the default command).
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Address to listen on; loopback unless you ask otherwise (use a tunnel to expose it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787", value_parser = listen_addr)]
+    pub listen: SocketAddr,
+
+    /// URL path that receives the webhook POSTs.
+    #[arg(long, value_name = "PATH", default_value = "/webhook", value_parser = webhook_path)]
+    pub path: String,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    /// How far X-Gitee-Timestamp may be from now, either way.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    pub tolerance: Duration,
+
+    /// Largest request body accepted, e.g. 1MiB, 512KiB or 1000000 (bytes).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = body_size)]
+    pub max_body: usize,
+
+    /// Print one JSON line per delivery on stdout instead of the terminal UI.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Journal file for deliveries. NOT IMPLEMENTED YET: accepted for forward compatibility;
+    /// deliveries are kept in memory only and a notice says so.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_journal")]
+    pub journal: Option<PathBuf>,
+
+    /// Keep no journal. Today this is what always happens: durable storage is not built yet.
+    #[arg(long)]
+    pub no_journal: bool,
+}
+
+/// Where the shared secret comes from. With none, verification is off.
+#[derive(Args, Clone)]
+pub struct SecretArgs {
+    /// Shared secret (the "key" in Gitee's notification settings); prefer the environment
+    /// variable or --secret-file, since command lines are visible to other local users.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "PIPETOP_SECRET",
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub secret: Option<Secret>,
+
+    /// Read the secret from FILE (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "secret")]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// `pipetop send`: one notification, signed with a fresh timestamp.
+#[derive(Args)]
+pub struct SendArgs {
+    /// Where to post.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8787/webhook"
+    )]
+    pub url: String,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    /// Send the secret itself as X-Gitee-Token (Gitee's password mode) instead of a signature.
+    #[arg(long)]
+    pub password: bool,
+
+    /// The job's statusCode: SUCC, FAIL, CANCEL, SKIP, RUNNING, or anything else.
+    #[arg(long, value_name = "CODE", default_value = "SUCC")]
+    pub status: String,
+
+    /// The pipelineName (its pipelineId is derived from the name).
+    #[arg(long, value_name = "NAME", default_value = "pipetop-send")]
+    pub pipeline: String,
+
+    /// The stageName.
+    #[arg(long, value_name = "NAME", default_value = "Build")]
+    pub stage: String,
+
+    /// The jobName.
+    #[arg(long, value_name = "NAME", default_value = "Build")]
+    pub job: String,
+
+    /// The buildNumber.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub build: u64,
+
+    /// Send this file's bytes as they are instead of a built notification ("-" for stdin).
+    #[arg(
+        long,
+        value_name = "PAYLOAD",
+        conflicts_with_all = ["status", "pipeline", "stage", "job", "build"]
+    )]
+    pub file: Option<PathBuf>,
+}
+
+/// A secret that never shows itself in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+// The messages below never repeat the secret: clap prints them after "invalid value".
+fn secret(text: &str) -> Result<Secret, String> {
+    if text.is_empty() {
+        Err("the secret is empty; leave it unset to turn verification off".into())
+    } else {
+        Ok(Secret::new(text))
+    }
+}
+
+/// `IP:PORT`, or `localhost:PORT` as a convenience for the loopback address.
+fn listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse()
+    {
+        return Ok(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
+    }
+    Err("expected IP:PORT, e.g. 127.0.0.1:8787 or [::1]:8787".into())
+}
+
+fn webhook_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        Err("the path must start with /".into())
+    } else if text == "/healthz" {
+        Err("/healthz is the health check; choose another path".into())
+    } else if text
+        .chars()
+        .any(|c| c.is_whitespace() || c == '?' || c == '#')
+    {
+        Err("the path must not contain spaces, ? or #".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("{err}; e.g. 5m, 90s or 1h"))
+}
+
+fn body_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a size such as 1MiB, 512KiB or 1000000".to_owned())?;
+    match usize::try_from(size.as_u64()) {
+        Ok(0) => Err("the limit must be at least one byte".into()),
+        Ok(bytes) => Ok(bytes),
+        Err(_) => Err("the limit is larger than this machine can address".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_read_as_binary_units_or_plain_bytes() {
+        assert_eq!(body_size("1MiB"), Ok(1024 * 1024));
+        assert_eq!(body_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(body_size("1000000"), Ok(1_000_000));
+        assert!(body_size("0").is_err());
+        assert!(body_size("lots").is_err());
+    }
+
+    #[test]
+    fn durations_and_addresses_read_as_people_write_them() {
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(duration("soon").is_err());
+        assert_eq!(
+            listen_addr("localhost:9000"),
+            Ok("127.0.0.1:9000".parse().unwrap())
+        );
+        assert_eq!(listen_addr("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+        assert!(listen_addr("8787").is_err());
+    }
+
+    #[test]
+    fn the_webhook_path_is_checked() {
+        assert_eq!(webhook_path("/hooks/gitee"), Ok("/hooks/gitee".into()));
+        assert!(webhook_path("webhook").is_err());
+        assert!(webhook_path("/healthz").is_err());
+    }
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
+        assert!(secret("").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let cli = Cli::try_parse_from(["pipetop"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.watch.listen, "127.0.0.1:8787".parse().unwrap());
+        assert_eq!(cli.watch.path, "/webhook");
+        assert_eq!(cli.watch.tolerance, Duration::from_secs(300));
+        assert_eq!(cli.watch.max_body, 1024 * 1024);
+        let cli = Cli::try_parse_from(["pipetop", "send"]).unwrap();
+        let Some(Command::Send(send)) = cli.command else {
+            panic!("expected send");
+        };
+        assert_eq!(send.url, "http://127.0.0.1:8787/webhook");
+        assert_eq!(send.status, "SUCC");
+        assert!(
+            Cli::try_parse_from(["pipetop", "send", "--file", "x", "--status", "FAIL"]).is_err()
+        );
+    }
+}
