@@ -1,1 +1,204 @@
-fn main() {}
+//! The `pipetop` binary: parse the command line, pick the command, turn outcomes into exit
+//! codes (0 ok, 1 runtime error, 2 usage error from clap). The work lives in the library.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
+use pipetop::gitee::Verifier;
+use pipetop::gitee::signature::compact_duration;
+use pipetop::headless;
+use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
+use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
+use std::io::{IsTerminal as _, Read as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+
+/// How long requests still in flight may take once a shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::Send(args)) => send(args),
+        None => watch(cli.watch),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("pipetop: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The secret from `--secret`, `PIPETOP_SECRET` or `--secret-file`, if any.
+fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
+    if let Some(secret) = &args.secret {
+        return Ok(Some(secret.expose().to_owned()));
+    }
+    let Some(path) = &args.secret_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| anyhow::anyhow!("cannot read secret file {}: {}", path.display(), err))?;
+    // Editors and `echo` end files with a newline; it is never part of the key Gitee shows.
+    let secret = text.strip_suffix('\n').unwrap_or(&text);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    if secret.is_empty() {
+        anyhow::bail!("secret file {} is empty", path.display());
+    }
+    Ok(Some(secret.to_owned()))
+}
+
+fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let verifier = secret(&args.secret)?.map(|s| Verifier::new(s, args.tolerance));
+    let config = ServerConfig {
+        listen: args.listen,
+        path: args.path,
+        verifier,
+        max_body: args.max_body,
+        first_id: 1,
+    };
+    // Bind before anything else, so a port in use is one sentence and nothing half-started.
+    let bound = server::bind(config)?;
+
+    if !args.headless && std::io::stdout().is_terminal() {
+        eprintln!("pipetop: the terminal UI is not built yet; printing JSON lines instead");
+    }
+    if let Some(journal) = &args.journal {
+        eprintln!(
+            "pipetop: --journal {} is not implemented yet; deliveries are kept in memory only",
+            journal.display()
+        );
+    }
+    let verification = match &bound.config().verifier {
+        Some(v) => format!(
+            "signature verification on (tolerance {})",
+            compact_duration(v.tolerance())
+        ),
+        None => "verification OFF (no secret set): unsigned deliveries are accepted".to_owned(),
+    };
+    eprintln!(
+        "pipetop: listening on {}; webhook URL {}; {}",
+        bound.local_addr(),
+        bound.webhook_url(),
+        verification
+    );
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let stop = Arc::new(Notify::new());
+        let printer = tokio::spawn({
+            let stop = Arc::clone(&stop);
+            async move {
+                let result = headless::run(rx, tokio::io::stdout()).await;
+                stop.notify_one();
+                result
+            }
+        });
+        let stopping = Arc::new(Notify::new());
+        let shutdown = {
+            let (stop, stopping) = (Arc::clone(&stop), Arc::clone(&stopping));
+            async move {
+                tokio::select! {
+                    () = signalled() => eprintln!("pipetop: stopping; finishing requests in flight"),
+                    () = stop.notified() => {}
+                }
+                stopping.notify_one();
+            }
+        };
+        let serving = bound.serve(tx, shutdown);
+        tokio::pin!(serving);
+        // A client that never finishes its request must not keep pipetop from exiting.
+        let grace = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            served = &mut serving => served.context("the listener failed")?,
+            () = grace => eprintln!(
+                "pipetop: gave up on requests still open after {}s",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+        }
+        match tokio::time::timeout(SHUTDOWN_GRACE, printer).await {
+            Ok(Ok(Err(err))) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+                eprintln!("pipetop: stdout was closed; stopped");
+            }
+            Ok(Ok(Err(err))) => return Err(anyhow::anyhow!("cannot write to stdout: {err}")),
+            Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => {}
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn signalled() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let secret = secret(&args.secret)?;
+    if args.password && secret.is_none() {
+        anyhow::bail!("--password needs a secret (--secret, PIPETOP_SECRET or --secret-file)");
+    }
+    let body = match &args.file {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut body = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut body)
+                .context("cannot read the payload from stdin")?;
+            body
+        }
+        Some(path) => std::fs::read(path)
+            .map_err(|err| anyhow::anyhow!("cannot read {}: {}", path.display(), err))?,
+        None => notification_body(&JobFields {
+            status: args.status,
+            pipeline: args.pipeline,
+            stage: args.stage,
+            job: args.job,
+            build: args.build,
+        }),
+    };
+    let mode = if args.password {
+        TokenMode::Password
+    } else {
+        TokenMode::Signature
+    };
+    let sender = Sender::new(args.url, secret, mode);
+    let reply = sender.post(&body)?;
+    println!("HTTP {} {}", reply.status, reply.reason);
+    println!("{}", reply.body.trim_end());
+    if reply.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "pipetop: {} answered HTTP {}; the notification was not accepted",
+            sender.url(),
+            reply.status
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,303 @@
+//! The client side: build a notification like a Gitee Go job node sends, sign it with a fresh
+//! timestamp, and post it. `pipetop send` uses this to test a setup or a tunnel, and a demo
+//! feeder can reuse it.
+//!
+//! ureq is the HTTP client: a small blocking client is all a one-shot send needs, and it keeps
+//! async out of the sending side.
+
+use crate::gitee::sign;
+use serde_json::json;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The job fields of a built notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFields {
+    pub status: String,
+    pub pipeline: String,
+    pub stage: String,
+    pub job: String,
+    pub build: u64,
+}
+
+impl Default for JobFields {
+    fn default() -> JobFields {
+        JobFields {
+            status: "SUCC".into(),
+            pipeline: "pipetop-send".into(),
+            stage: "Build".into(),
+            job: "Build".into(),
+            build: 1,
+        }
+    }
+}
+
+/// A notification body in Gitee's shape. The `pipelineId` is derived from the pipeline's
+/// name, so the same name always lands on the same pipeline and different names never merge.
+pub fn notification_body(fields: &JobFields) -> Vec<u8> {
+    let status = crate::gitee::Status::from_code(&fields.status);
+    let status_name = match status {
+        crate::gitee::Status::Unknown => fields.status.clone(),
+        known => capitalized(known.word()),
+    };
+    let pipeline_id = pipeline_id(&fields.pipeline);
+    let body = json!({
+        "job": {
+            "pipelineId": pipeline_id,
+            "pipelineName": fields.pipeline,
+            "stageName": fields.stage,
+            "jobName": fields.job,
+            "buildNumber": fields.build,
+            "statusCode": fields.status,
+            "statusName": status_name,
+            "pipelineUrl": format!(
+                "https://gitee.com/pipetop/send/gitee_go/pipelines/{pipeline_id}/history?buildNumber={}",
+                fields.build
+            ),
+        },
+        "sources": [],
+        "globalParams": [],
+    });
+    body.to_string().into_bytes()
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// FNV-1a of the name, kept to six digits like the ids Gitee shows.
+fn pipeline_id(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    100_000 + hash % 900_000
+}
+
+/// What goes into `X-Gitee-Token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenMode {
+    /// The HMAC signature of the timestamp (Gitee's "signature" setting).
+    #[default]
+    Signature,
+    /// The secret itself (Gitee's "password" setting).
+    Password,
+}
+
+/// The headers Gitee sends for `secret` at `timestamp_ms`. Without a secret only the timestamp
+/// is sent, as an unsigned notification would.
+pub fn gitee_headers(
+    secret: Option<&str>,
+    mode: TokenMode,
+    timestamp_ms: u64,
+) -> Vec<(&'static str, String)> {
+    let timestamp = timestamp_ms.to_string();
+    let token = secret.map(|secret| match mode {
+        TokenMode::Signature => sign(secret, &timestamp),
+        TokenMode::Password => secret.to_owned(),
+    });
+    let mut headers = vec![("X-Gitee-Timestamp", timestamp)];
+    if let Some(token) = token {
+        headers.push(("X-Gitee-Token", token));
+    }
+    headers
+}
+
+/// The receiver's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub reason: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// The notification never got an answer; one sentence naming the URL.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot post to {url}: {reason}")]
+pub struct SendError {
+    url: String,
+    reason: String,
+}
+
+/// Posts notifications to one URL, each signed with a fresh timestamp.
+pub struct Sender {
+    agent: ureq::Agent,
+    url: String,
+    secret: Option<String>,
+    mode: TokenMode,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl Sender {
+    /// A timeout long enough for a tunnel on a slow link, short enough that a silent URL
+    /// fails instead of hanging.
+    pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+    pub fn new(url: impl Into<String>, secret: Option<String>, mode: TokenMode) -> Sender {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Self::TIMEOUT))
+            .user_agent(concat!("pipetop/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Sender {
+            agent,
+            url: url.into(),
+            secret,
+            mode,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Posts `body` as it is, with Gitee's headers for now.
+    pub fn post(&self, body: &[u8]) -> Result<Reply, SendError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let timestamp_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json");
+        for (name, value) in gitee_headers(self.secret.as_deref(), self.mode, timestamp_ms) {
+            request = request.header(name, value);
+        }
+        let mut response = request.send(body).map_err(|err| self.error(&err))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|err| self.error(&err))?;
+        Ok(Reply {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_owned(),
+            body,
+        })
+    }
+
+    fn error(&self, err: &ureq::Error) -> SendError {
+        use std::io::ErrorKind;
+        let reason = match err {
+            ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
+                "connection refused; is pipetop listening there?".to_owned()
+            }
+            ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionReset => {
+                "the connection was reset before an answer came".to_owned()
+            }
+            ureq::Error::HostNotFound => "host not found".to_owned(),
+            ureq::Error::Timeout(_) => format!("no answer within {}s", Self::TIMEOUT.as_secs()),
+            ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
+                "not a usable http:// or https:// URL".to_owned()
+            }
+            other => other.to_string(),
+        };
+        SendError {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitee::{Auth, Verifier, parse_notification};
+
+    #[test]
+    fn a_built_body_parses_back_to_its_fields() {
+        let fields = JobFields {
+            status: "FAIL".into(),
+            pipeline: "deploy".into(),
+            stage: "Test".into(),
+            job: "unit".into(),
+            build: 42,
+        };
+        let parsed = parse_notification(&notification_body(&fields)).unwrap();
+        assert!(!parsed.repaired());
+        let job = parsed.notification.job;
+        assert_eq!(job.pipeline_name.as_deref(), Some("deploy"));
+        assert_eq!(job.stage_name.as_deref(), Some("Test"));
+        assert_eq!(job.job_name.as_deref(), Some("unit"));
+        assert_eq!(job.build_number, Some(42));
+        assert_eq!(job.status_code.unwrap().as_str(), "FAIL");
+        assert_eq!(job.status_name.as_deref(), Some("Failed"));
+        assert_eq!(job.pipeline_id, Some(pipeline_id("deploy")));
+        assert_ne!(pipeline_id("deploy"), pipeline_id("build"));
+    }
+
+    #[test]
+    fn an_unknown_status_keeps_its_code_as_the_name() {
+        let fields = JobFields {
+            status: "QUEUED".into(),
+            ..JobFields::default()
+        };
+        let parsed = parse_notification(&notification_body(&fields)).unwrap();
+        assert_eq!(
+            parsed.notification.job.status_name.as_deref(),
+            Some("QUEUED")
+        );
+    }
+
+    #[test]
+    fn headers_verify_in_both_modes_and_carry_only_a_timestamp_without_a_secret() {
+        let ts = 1_672_135_206_524;
+        let now = UNIX_EPOCH + Duration::from_millis(ts);
+        let verifier = Verifier::new("123654", Duration::from_secs(300));
+        for (mode, auth) in [
+            (TokenMode::Signature, Auth::Signature),
+            (TokenMode::Password, Auth::Password),
+        ] {
+            let headers = gitee_headers(Some("123654"), mode, ts);
+            let get = |name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(
+                verifier.verify(get("X-Gitee-Token"), get("X-Gitee-Timestamp"), now),
+                Ok(auth)
+            );
+        }
+        assert_eq!(
+            gitee_headers(None, TokenMode::Signature, ts),
+            vec![("X-Gitee-Timestamp", ts.to_string())]
+        );
+    }
+
+    #[test]
+    fn a_refused_connection_is_one_sentence_naming_the_url() {
+        // Port 9 (discard) on loopback is closed on any ordinary machine.
+        let sender = Sender::new(
+            "http://127.0.0.1:9/webhook",
+            Some("s3cret".into()),
+            TokenMode::Signature,
+        );
+        let err = sender.post(b"{}").unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot post to http://127.0.0.1:9/webhook: "),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"));
+        assert!(!format!("{sender:?}").contains("s3cret"));
+    }
+}
