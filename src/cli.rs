@@ -12,12 +12,7 @@ use std::time::Duration;
 /// Watch Gitee Go pipelines live: an embedded webhook receiver that verifies each pipeline
 /// notification and shows it in the terminal, or as JSON lines without one.
 #[derive(Parser)]
-#[command(
-    name = "pipetop",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "pipetop", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -70,18 +65,14 @@ pub struct WatchArgs {
 /// Where the shared secret comes from. With none, verification is off.
 #[derive(Args, Clone)]
 pub struct SecretArgs {
-    /// Shared secret (the "key" in Gitee's notification settings); prefer the environment
-    /// variable or --secret-file, since command lines are visible to other local users.
-    #[arg(
-        long,
-        value_name = "SECRET",
-        env = "PIPETOP_SECRET",
-        hide_env_values = true,
-        value_parser = secret
-    )]
+    /// Shared secret (the "key" in Gitee's notification settings). Without this flag or
+    /// --secret-file, the PIPETOP_SECRET environment variable is used; prefer it or the file,
+    /// since command lines are visible to other local users.
+    #[arg(long, value_name = "SECRET", value_parser = secret)]
     pub secret: Option<Secret>,
 
-    /// Read the secret from FILE (one trailing newline is ignored).
+    /// Read the secret from FILE (one trailing newline is ignored); it wins over
+    /// PIPETOP_SECRET.
     #[arg(long, value_name = "FILE", conflicts_with = "secret")]
     pub secret_file: Option<PathBuf>,
 }

@@ -6,3 +6,40 @@ pub mod gitee;
 pub mod headless;
 pub mod ingest;
 pub mod send;
+
+/// A short, lowercase reason for an IO error, to end a sentence with: `address already in use`
+/// rather than `Address already in use (os error 98)`.
+pub fn io_reason(err: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::AddrInUse => "address already in use".into(),
+        ErrorKind::AddrNotAvailable => "that address does not belong to this machine".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::NotFound => "no such file or directory".into(),
+        _ => {
+            let text = err.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            let mut chars = text.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_lowercase().chain(chars).collect::<String>()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn io_reasons_are_short_and_lowercase() {
+        assert_eq!(
+            super::io_reason(&Error::from(ErrorKind::AddrInUse)),
+            "address already in use"
+        );
+        assert_eq!(
+            super::io_reason(&Error::from_raw_os_error(21)),
+            "is a directory"
+        );
+    }
+}

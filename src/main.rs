@@ -6,9 +6,9 @@ use clap::Parser as _;
 use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
 use pipetop::gitee::Verifier;
 use pipetop::gitee::signature::compact_duration;
-use pipetop::headless;
 use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
 use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
+use pipetop::{headless, io_reason};
 use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,16 +33,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// The secret from `--secret`, `PIPETOP_SECRET` or `--secret-file`, if any.
+/// Read by hand rather than by clap, so a secret in the environment does not clash with an
+/// explicit `--secret-file`.
+const SECRET_ENV: &str = "PIPETOP_SECRET";
+
+/// The secret from `--secret`, `--secret-file` or `PIPETOP_SECRET`, in that order, if any.
 fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
     if let Some(secret) = &args.secret {
         return Ok(Some(secret.expose().to_owned()));
     }
     let Some(path) = &args.secret_file else {
-        return Ok(None);
+        return match std::env::var(SECRET_ENV) {
+            Ok(secret) if secret.is_empty() => {
+                anyhow::bail!("{SECRET_ENV} is set but empty; unset it to turn verification off")
+            }
+            Ok(secret) => Ok(Some(secret)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                anyhow::bail!("{SECRET_ENV} is not valid UTF-8")
+            }
+        };
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| anyhow::anyhow!("cannot read secret file {}: {}", path.display(), err))?;
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot read secret file {}: {}",
+            path.display(),
+            io_reason(&err)
+        )
+    })?;
     // Editors and `echo` end files with a newline; it is never part of the key Gitee shows.
     let secret = text.strip_suffix('\n').unwrap_or(&text);
     let secret = secret.strip_suffix('\r').unwrap_or(secret);
@@ -172,8 +190,9 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot read the payload from stdin")?;
             body
         }
-        Some(path) => std::fs::read(path)
-            .map_err(|err| anyhow::anyhow!("cannot read {}: {}", path.display(), err))?,
+        Some(path) => std::fs::read(path).map_err(|err| {
+            anyhow::anyhow!("cannot read {}: {}", path.display(), io_reason(&err))
+        })?,
         None => notification_body(&JobFields {
             status: args.status,
             pipeline: args.pipeline,

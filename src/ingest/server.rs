@@ -90,7 +90,7 @@ pub fn bind(config: ServerConfig) -> Result<Bound, BindError> {
     }
     let listen_error = |err: std::io::Error| BindError::Listen {
         addr: config.listen,
-        reason: io_reason(&err),
+        reason: crate::io_reason(&err),
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(listen_error)?;
     // Tokio needs a non-blocking socket; the conversion happens in `serve`, inside the runtime.
@@ -101,24 +101,6 @@ pub fn bind(config: ServerConfig) -> Result<Bound, BindError> {
         local_addr,
         config,
     })
-}
-
-/// `address already in use` rather than `Address already in use (os error 98)`.
-fn io_reason(err: &std::io::Error) -> String {
-    use std::io::ErrorKind;
-    match err.kind() {
-        ErrorKind::AddrInUse => "address already in use".into(),
-        ErrorKind::AddrNotAvailable => "that address does not belong to this machine".into(),
-        ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let text = err.to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text);
-            let mut chars = text.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_lowercase().chain(chars).collect::<String>()
-            })
-        }
-    }
 }
 
 impl Bound {
@@ -429,4 +411,106 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         "verification": shared.verifier.is_some(),
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn draft() -> Draft {
+        Draft {
+            received_at: Utc::now(),
+            sent_at: None,
+            auth: Auth::None,
+            repaired: false,
+            notification: Notification::default(),
+        }
+    }
+
+    fn id_of(ingest: Option<Ingest>) -> u64 {
+        match ingest {
+            Some(Ingest::Accepted(delivery)) => delivery.id,
+            other => panic!("expected an accepted delivery, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_resume_from_the_given_value_in_channel_order() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let handoff = Handoff::new(tx, 41);
+        assert_eq!(handoff.accept(draft()).await, Ok(41));
+        assert_eq!(handoff.accept(draft()).await, Ok(42));
+        assert_eq!(id_of(rx.recv().await), 41);
+        assert_eq!(id_of(rx.recv().await), 42);
+        assert_eq!(handoff.accepted(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_makes_the_delivery_wait_instead_of_dropping_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let handoff = Arc::new(Handoff::new(tx, 1));
+        assert_eq!(handoff.accept(draft()).await, Ok(1));
+        let waiting = tokio::spawn({
+            let handoff = Arc::clone(&handoff);
+            async move { handoff.accept(draft()).await }
+        });
+        let early = tokio::time::timeout(Duration::from_millis(100), async {
+            while handoff.accepted() < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(early.is_err(), "the second delivery did not wait");
+        assert_eq!(id_of(rx.recv().await), 1);
+        assert_eq!(waiting.await.unwrap(), Ok(2));
+        assert_eq!(id_of(rx.recv().await), 2);
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_is_reported_and_the_id_is_not_used_up() {
+        let (tx, rx) = mpsc::channel(1);
+        let handoff = Handoff::new(tx, 1);
+        drop(rx);
+        assert_eq!(handoff.accept(draft()).await, Err(HandoffClosed));
+        assert_eq!(*handoff.next_id.lock().await, 1);
+        assert_eq!(handoff.accepted(), 0);
+    }
+
+    #[test]
+    fn binding_a_port_in_use_names_the_address() {
+        let first = bind(ServerConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
+        let addr = first.local_addr();
+        assert_ne!(addr.port(), 0);
+        let err = bind(ServerConfig::new(addr)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot listen on {addr}: address already in use")
+        );
+    }
+
+    #[test]
+    fn the_webhook_url_is_usable_from_this_machine() {
+        let mut config = ServerConfig::new("0.0.0.0:0".parse().unwrap());
+        config.path = "/hook".into();
+        let bound = bind(config).unwrap();
+        let port = bound.local_addr().port();
+        assert_eq!(bound.webhook_url(), format!("http://127.0.0.1:{port}/hook"));
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+        config.path = "/healthz".into();
+        assert!(matches!(bind(config), Err(BindError::Path(_))));
+    }
+
+    #[test]
+    fn the_senders_clock_is_read_from_milliseconds_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(sent_at(&headers), None);
+        headers.insert(TIMESTAMP_HEADER, HeaderValue::from_static("1672135206524"));
+        assert_eq!(
+            sent_at(&headers),
+            DateTime::from_timestamp_millis(1_672_135_206_524)
+        );
+        headers.insert(TIMESTAMP_HEADER, HeaderValue::from_static("yesterday"));
+        assert_eq!(sent_at(&headers), None);
+    }
 }

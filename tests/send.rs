@@ -1,0 +1,147 @@
+//! `pipetop send` end to end against the real receiver: exit codes, output, and what arrives.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn send(server: &Server, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = pipetop();
+    command
+        .args(["send", "--url", &server.url("/webhook")])
+        .args(args);
+    let output = run(command);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_right_secret_is_accepted_with_the_given_fields() {
+    let server = Server::start(&["--secret", SECRET]);
+    let (code, out, err) = send(
+        &server,
+        &[
+            "--secret",
+            SECRET,
+            "--status",
+            "FAIL",
+            "--pipeline",
+            "deploy",
+            "--stage",
+            "Test",
+            "--job",
+            "unit",
+            "--build",
+            "42",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "HTTP 200 OK\n{\"ok\":true,\"id\":1}\n");
+    assert!(err.is_empty(), "{err}");
+    let line = server.next_line();
+    assert_eq!(line["auth"], "signature");
+    assert!(line["sent_at"].is_string());
+    let job = &line["notification"]["job"];
+    assert_eq!(job["statusCode"], "FAIL");
+    assert_eq!(job["statusName"], "Failed");
+    assert_eq!(job["pipelineName"], "deploy");
+    assert_eq!(job["stageName"], "Test");
+    assert_eq!(job["jobName"], "unit");
+    assert_eq!(job["buildNumber"], 42);
+    assert!(job["pipelineId"].is_u64());
+}
+
+#[test]
+fn a_wrong_secret_prints_the_401_and_exits_non_zero() {
+    let server = Server::start(&["--secret", SECRET]);
+    let (code, out, err) = send(&server, &["--secret", "not-the-secret"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        out,
+        "HTTP 401 Unauthorized\n{\"ok\":false,\"error\":\"X-Gitee-Token matches neither the signature nor the password for this secret\"}\n"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("answered HTTP 401"), "{err}");
+    assert!(!err.contains("not-the-secret") && !out.contains("not-the-secret"));
+    assert_eq!(server.next_line()["status"], 401);
+}
+
+#[test]
+fn the_documented_sample_is_sent_byte_for_byte() {
+    let server = Server::start(&["--secret", SECRET]);
+    let (code, out, err) = send(
+        &server,
+        &[
+            "--secret",
+            SECRET,
+            "--file",
+            &fixture_path("doc-sample.txt"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let line = server.next_line();
+    assert_eq!(line["repaired"], true);
+    assert_eq!(
+        line["notification"]["sources"][1]["upParams"]["GITEE_REPO"],
+        "git/test"
+    );
+}
+
+#[test]
+fn password_mode_environment_secret_and_no_secret() {
+    let server = Server::start(&["--secret", SECRET]);
+    let (code, _, err) = send(&server, &["--secret", SECRET, "--password"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(server.next_line()["auth"], "password");
+
+    let mut command = pipetop();
+    command
+        .env("PIPETOP_SECRET", SECRET)
+        .args(["send", "--url", &server.url("/webhook")]);
+    let output = run(command);
+    assert!(output.status.success());
+    assert_eq!(server.next_line()["auth"], "signature");
+
+    let open = Server::start(&[]);
+    let (code, out, _) = send(&open, &["--status", "WAITING"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.lines().nth(1),
+        Some(json!({"ok": true, "id": 1}).to_string().as_str())
+    );
+    let line = open.next_line();
+    assert_eq!(line["auth"], "none");
+    assert_eq!(line["notification"]["job"]["statusCode"], "WAITING");
+}
+
+#[test]
+fn no_listener_is_one_sentence_and_a_failure() {
+    // Bind and release a port so nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let mut command = pipetop();
+    command.args(["send", "--url", &url, "--secret", SECRET]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        err,
+        format!("pipetop: cannot post to {url}: connection refused; is pipetop listening there?\n")
+    );
+
+    let mut missing = pipetop();
+    missing.args(["send", "--url", &url, "--file", "/no/such/payload.json"]);
+    let output = run(missing);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "pipetop: cannot read /no/such/payload.json: no such file or directory\n"
+    );
+}
