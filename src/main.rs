@@ -98,11 +98,17 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         ),
         None => "verification OFF (no secret set): unsigned deliveries are accepted".to_owned(),
     };
+    let exposure = if bound.local_addr().ip().is_loopback() {
+        ""
+    } else {
+        "; reachable from other machines, not only through a tunnel"
+    };
     eprintln!(
-        "pipetop: listening on {}; webhook URL {}; {}",
+        "pipetop: listening on {}; webhook URL {}; {}{}",
         bound.local_addr(),
         bound.webhook_url(),
-        verification
+        verification,
+        exposure
     );
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
