@@ -42,6 +42,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub start_line: String,
+    /// Stderr lines before the start line.
+    pub notices: Vec<String>,
     stdout: Receiver<String>,
     stderr: Receiver<String>,
 }
@@ -63,11 +65,16 @@ impl Server {
             .expect("start pipetop");
         let stdout = lines(child.stdout.take().expect("piped stdout"));
         let stderr = lines(child.stderr.take().expect("piped stderr"));
-        let start_line = match stderr.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(err) => {
-                let _ = child.kill();
-                panic!("pipetop printed no start line: {err}");
+        // Notices (the TUI, the journal) may come first; the start line says where it listens.
+        let mut notices = Vec::new();
+        let start_line = loop {
+            match stderr.recv_timeout(WAIT) {
+                Ok(line) if line.starts_with("pipetop: listening on ") => break line,
+                Ok(line) => notices.push(line),
+                Err(err) => {
+                    let _ = child.kill();
+                    panic!("pipetop printed no start line: {err}");
+                }
             }
         };
         let addr = start_line
@@ -79,6 +86,7 @@ impl Server {
             child,
             addr,
             start_line,
+            notices,
             stdout,
             stderr,
         }
