@@ -6,6 +6,7 @@ pub mod gitee;
 pub mod headless;
 pub mod ingest;
 pub mod send;
+pub mod text;
 
 /// A short, lowercase reason for an IO error, to end a sentence with: `address already in use`
 /// rather than `Address already in use (os error 98)`.
