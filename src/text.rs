@@ -51,9 +51,12 @@ pub fn clean(text: &str, max_width: usize) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Like [`clean`], without a bound: for the detail pane, which wraps long text itself.
-pub fn clean_unbounded(text: &str) -> Cow<'_, str> {
-    clean(text, usize::MAX)
+/// The widest any single field is shown in the detail pane, which wraps long text.
+pub const DETAIL_WIDTH: usize = 2048;
+
+/// Like [`clean`], bounded for the detail pane, which wraps long text itself.
+pub fn clean_long(text: &str) -> Cow<'_, str> {
+    clean(text, DETAIL_WIDTH)
 }
 
 fn is_clean(text: &str) -> bool {

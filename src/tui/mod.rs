@@ -1,0 +1,152 @@
+//! The terminal UI: terminal setup and restore, and the event loop that feeds the monitor and
+//! the view and draws.
+//!
+//! The loop waits on three things: deliveries from the receiver, terminal input, and a clock.
+//! It drains every queued delivery before drawing, draws at most once per frame interval, and
+//! only when something changed; the clock only marks the screen dirty while ages are on it.
+
+pub mod help;
+pub mod keys;
+pub mod theme;
+pub mod view;
+pub mod widgets;
+
+use crate::ingest::Ingest;
+use crate::monitor::Monitor;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use std::io::Write;
+use std::time::Duration;
+use theme::Theme;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use view::{Effect, View};
+
+/// The shortest time between two frames: a burst of deliveries costs at most one frame per
+/// interval.
+pub const FRAME: Duration = Duration::from_millis(16);
+
+/// What the screen says about the receiver, fixed for the session.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The local webhook URL.
+    pub webhook_url: String,
+    /// The URL to paste into Gitee, when the user gave one (a tunnel's address).
+    pub public_url: Option<String>,
+    /// Whether a secret is configured.
+    pub verification: bool,
+    pub theme: Theme,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Ring the terminal bell when a job fails.
+    pub bell: bool,
+}
+
+/// Restores the terminal when dropped: on quit, on error, and on unwinding. ratatui's own
+/// panic hook restores it before a panic message is printed.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the UI until the user quits, SIGTERM or SIGINT arrives, or the receiver stops.
+pub async fn run(
+    context: Context,
+    options: Options,
+    mut monitor: Monitor,
+    mut rx: mpsc::Receiver<Ingest>,
+) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let _restore = Restore;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut input = EventStream::new();
+    let mut view = View::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME;
+    loop {
+        if dirty && last_frame.elapsed() >= FRAME {
+            terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context))?;
+            last_frame = Instant::now();
+            dirty = false;
+        }
+        let next_frame = last_frame + FRAME;
+        tokio::select! {
+            ingest = rx.recv() => {
+                let Some(ingest) = ingest else { break };
+                let mut failed = monitor.apply(&ingest).new_failure;
+                while let Ok(more) = rx.try_recv() {
+                    failed |= monitor.apply(&more).new_failure;
+                }
+                view.settle(&monitor);
+                dirty = true;
+                if failed && options.bell {
+                    bell();
+                }
+            }
+            event = input.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    match view.key(key, &monitor) {
+                        Effect::Quit => break,
+                        Effect::Open(url) => view.flash(open_url(&url)),
+                        Effect::Copy(url) => view.flash(copy_url(&url)),
+                        Effect::None => {}
+                    }
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err.into()),
+                None => break,
+            },
+            _ = clock.tick() => {
+                dirty |= view.ages_visible(&monitor) || view.expire_flash();
+            }
+            _ = tokio::time::sleep_until(next_frame), if dirty => {}
+            _ = sigterm.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(())
+}
+
+fn bell() {
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+}
+
+/// Opens an http(s) URL with the desktop's opener, detached and with its output discarded so
+/// it cannot scribble over the screen.
+fn open_url(url: &str) -> String {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return "not opened: the pipelineUrl is not an http(s) URL".into();
+    }
+    for mut command in open::commands(url) {
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if command.spawn().is_ok() {
+            return "opened the pipelineUrl in the browser".into();
+        }
+    }
+    "could not start a browser; press y to copy the URL instead".into()
+}
+
+/// Copies through the terminal with OSC 52, which works over SSH and inside tmux.
+fn copy_url(url: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(url);
+    let mut out = std::io::stdout();
+    match write!(out, "\x1b]52;c;{encoded}\x07").and_then(|()| out.flush()) {
+        Ok(()) => "copied the pipelineUrl to the clipboard".into(),
+        Err(err) => format!("could not copy: {err}"),
+    }
+}

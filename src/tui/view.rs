@@ -1,0 +1,401 @@
+//! What the user is looking at: focus, selection, filter, search input, log scroll, overlay.
+//!
+//! Selections are kept by key (pipeline key, build, stage and job name), not by row, so rows
+//! moving as deliveries arrive never move the selection to another pipeline. When a selected
+//! item is filtered out or evicted, the first visible one stands in for it. Keys change the view
+//! and return an [`Effect`] for the loop to carry out; nothing here touches the terminal.
+
+use super::keys::{self, Action};
+use crate::monitor::{Filter, JobState, Monitor, Pipeline, PipelineKey, Run, Stage, StatusFilter};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a message such as "copied" stays in the footer.
+const FLASH: Duration = Duration::from_secs(3);
+/// Rows moved by PageUp and PageDown.
+const PAGE: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Pipelines,
+    Jobs,
+    Detail,
+    Log,
+}
+
+impl Focus {
+    const ORDER: [Focus; 4] = [Focus::Pipelines, Focus::Jobs, Focus::Detail, Focus::Log];
+
+    fn step(self, forward: bool) -> Focus {
+        let i = Focus::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        let n = Focus::ORDER.len();
+        Focus::ORDER[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+    }
+}
+
+/// What the loop must do after a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Quit,
+    Open(String),
+    Copy(String),
+}
+
+/// A job's identity within a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JobKey {
+    stage: Option<Arc<str>>,
+    job: Option<Arc<str>>,
+}
+
+impl JobKey {
+    fn of(stage: &Stage, job: &JobState) -> JobKey {
+        JobKey {
+            stage: stage.name().map(Arc::from),
+            job: job.name().map(Arc::from),
+        }
+    }
+
+    fn is(&self, stage: &Stage, job: &JobState) -> bool {
+        self.stage.as_deref() == stage.name() && self.job.as_deref() == job.name()
+    }
+}
+
+#[derive(Debug)]
+pub struct View {
+    pub focus: Focus,
+    pub help: bool,
+    pub filter: Filter,
+    /// The search box has the keyboard.
+    pub typing: bool,
+    pipeline: Option<PipelineKey>,
+    /// `None` follows the latest run; `Some(build)` stays on that run.
+    run: Option<Option<u64>>,
+    job: Option<JobKey>,
+    /// `None` follows the newest entry; `Some(seq)` keeps that entry at the bottom.
+    log_anchor: Option<u64>,
+    pub detail_scroll: u16,
+    flash: Option<(String, Instant)>,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View::new()
+    }
+}
+
+impl View {
+    pub fn new() -> View {
+        View {
+            focus: Focus::Pipelines,
+            help: false,
+            filter: Filter::default(),
+            typing: false,
+            pipeline: None,
+            run: None,
+            job: None,
+            log_anchor: None,
+            detail_scroll: 0,
+            flash: None,
+        }
+    }
+
+    /// The selected pipeline: the chosen one while it is visible, else the first visible.
+    pub fn pipeline<'m>(&self, monitor: &'m Monitor) -> Option<&'m Pipeline> {
+        self.pipeline
+            .as_ref()
+            .and_then(|key| monitor.pipeline(key))
+            .filter(|p| self.filter.is_empty() || self.filter.matches_pipeline(p))
+            .or_else(|| monitor.pipelines(&self.filter).next())
+    }
+
+    /// The selected pipeline's row in the filtered list.
+    pub fn pipeline_index(&self, monitor: &Monitor) -> usize {
+        self.pipeline(monitor)
+            .and_then(|p| monitor.pipeline_position(&self.filter, p.key()))
+            .unwrap_or(0)
+    }
+
+    /// The run shown in the jobs pane: the pinned one while it is kept, else the latest.
+    pub fn run<'m>(&self, monitor: &'m Monitor) -> Option<(&'m Pipeline, &'m Run)> {
+        let pipeline = self.pipeline(monitor)?;
+        let run = self
+            .run
+            .and_then(|build| pipeline.run(build))
+            .or_else(|| pipeline.latest_run())?;
+        Some((pipeline, run))
+    }
+
+    /// Whether the jobs pane follows the latest run.
+    pub fn follows_latest_run(&self) -> bool {
+        self.run.is_none()
+    }
+
+    /// The visible jobs of the shown run, stage by stage.
+    pub fn jobs<'m>(&self, monitor: &'m Monitor) -> Vec<(&'m Stage, &'m JobState)> {
+        match self.run(monitor) {
+            Some((pipeline, run)) => monitor.jobs(pipeline, run, &self.filter).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The selected job's row among [`View::jobs`].
+    pub fn job_index(&self, jobs: &[(&Stage, &JobState)]) -> usize {
+        self.job
+            .as_ref()
+            .and_then(|key| jobs.iter().position(|(s, j)| key.is(s, j)))
+            .unwrap_or(0)
+    }
+
+    /// The selected job, with its pipeline and run.
+    pub fn job<'m>(
+        &self,
+        monitor: &'m Monitor,
+    ) -> Option<(&'m Pipeline, &'m Run, &'m Stage, &'m JobState)> {
+        let (pipeline, run) = self.run(monitor)?;
+        let jobs = self.jobs(monitor);
+        let (stage, job) = *jobs.get(self.job_index(&jobs))?;
+        Some((pipeline, run, stage, job))
+    }
+
+    /// The sequence number of the log entry at the bottom of the log pane, or `None` when the
+    /// pane follows new entries.
+    pub fn log_anchor(&self) -> Option<u64> {
+        self.log_anchor
+    }
+
+    pub fn follows_log(&self) -> bool {
+        self.log_anchor.is_none()
+    }
+
+    /// Anything on screen shows an age that the clock changes.
+    pub fn ages_visible(&self, monitor: &Monitor) -> bool {
+        monitor.pipeline_total() > 0
+    }
+
+    pub fn flash(&mut self, message: String) {
+        self.flash = Some((message, Instant::now()));
+    }
+
+    pub fn flash_message(&self) -> Option<&str> {
+        self.flash.as_ref().map(|(m, _)| m.as_str())
+    }
+
+    /// Drops an expired message; says whether the screen changed.
+    pub fn expire_flash(&mut self) -> bool {
+        let expired = self.flash.as_ref().is_some_and(|(_, at)| at.elapsed() >= FLASH);
+        if expired {
+            self.flash = None;
+        }
+        expired
+    }
+
+    /// Handles one key press.
+    pub fn key(&mut self, key: KeyEvent, monitor: &Monitor) -> Effect {
+        if self.typing && self.type_key(key) {
+            return Effect::None;
+        }
+        match keys::action(&key) {
+            Some(action) => self.act(action, monitor),
+            None => Effect::None,
+        }
+    }
+
+    /// Keys for the search box; returns false for keys it leaves to the key table.
+    fn type_key(&mut self, key: KeyEvent) -> bool {
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            return false;
+        }
+        match key.code {
+            KeyCode::Char(c) => self.filter.search.push(c),
+            KeyCode::Backspace => {
+                self.filter.search.pop();
+            }
+            KeyCode::Enter => self.typing = false,
+            KeyCode::Esc => {
+                self.typing = false;
+                self.filter.search.clear();
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn act(&mut self, action: Action, monitor: &Monitor) -> Effect {
+        if self.help {
+            if matches!(action, Action::Help | Action::Back) {
+                self.help = false;
+            }
+            return match action {
+                Action::Quit => Effect::Quit,
+                _ => Effect::None,
+            };
+        }
+        match action {
+            Action::Quit => return Effect::Quit,
+            Action::Help => self.help = true,
+            Action::Up => self.step(monitor, -1),
+            Action::Down => self.step(monitor, 1),
+            Action::PageUp => self.step(monitor, -(PAGE as isize)),
+            Action::PageDown => self.step(monitor, PAGE as isize),
+            Action::Top => self.step(monitor, isize::MIN),
+            Action::Bottom => {
+                if self.focus == Focus::Log {
+                    self.log_anchor = None;
+                } else {
+                    self.step(monitor, isize::MAX);
+                }
+            }
+            Action::FocusNext => self.focus = self.focus.step(true),
+            Action::FocusPrev => self.focus = self.focus.step(false),
+            Action::Enter => {
+                self.focus = match self.focus {
+                    Focus::Pipelines => {
+                        self.pin_pipeline(monitor);
+                        Focus::Jobs
+                    }
+                    Focus::Jobs => {
+                        self.pin_job(monitor);
+                        Focus::Detail
+                    }
+                    other => other,
+                }
+            }
+            Action::Back => self.back(),
+            Action::OlderRun | Action::NewerRun => self.step_run(monitor, action),
+            Action::Filter(status) => self.filter.status = status,
+            Action::Search => self.typing = true,
+            Action::ToggleFollow => {
+                self.log_anchor = match self.log_anchor {
+                    Some(_) => None,
+                    None => monitor.log_entries(&self.filter).next_back().map(|e| e.seq),
+                }
+            }
+            Action::Open | Action::Copy => {
+                let url = self
+                    .job(monitor)
+                    .and_then(|(_, _, _, job)| job.pipeline_url())
+                    .map(str::to_owned);
+                return match (url, action) {
+                    (Some(url), Action::Open) => Effect::Open(url),
+                    (Some(url), _) => Effect::Copy(url),
+                    (None, _) => {
+                        self.flash("no job with a pipelineUrl is selected".into());
+                        Effect::None
+                    }
+                };
+            }
+        }
+        Effect::None
+    }
+
+    fn back(&mut self) {
+        match self.focus {
+            Focus::Detail => self.focus = Focus::Jobs,
+            Focus::Jobs | Focus::Log => self.focus = Focus::Pipelines,
+            Focus::Pipelines if !self.filter.search.is_empty() => self.filter.search.clear(),
+            Focus::Pipelines => self.filter.status = StatusFilter::All,
+        }
+    }
+
+    fn pin_pipeline(&mut self, monitor: &Monitor) {
+        if self.pipeline.is_none() {
+            self.pipeline = self.pipeline(monitor).map(|p| p.key().clone());
+        }
+    }
+
+    fn pin_job(&mut self, monitor: &Monitor) {
+        if self.job.is_none() {
+            self.job = self.job(monitor).map(|(_, _, s, j)| JobKey::of(s, j));
+        }
+    }
+
+    /// Moves the focused pane's selection or scroll by `delta` rows (saturating at the ends).
+    fn step(&mut self, monitor: &Monitor, delta: isize) {
+        match self.focus {
+            Focus::Pipelines => {
+                let count = monitor.pipeline_count(&self.filter);
+                let to = moved(self.pipeline_index(monitor), delta, count);
+                let key = monitor.pipelines(&self.filter).nth(to).map(|p| p.key().clone());
+                if key.is_some() && key != self.pipeline {
+                    self.pipeline = key;
+                    self.run = None;
+                    self.job = None;
+                    self.detail_scroll = 0;
+                }
+            }
+            Focus::Jobs => {
+                let jobs = self.jobs(monitor);
+                let to = moved(self.job_index(&jobs), delta, jobs.len());
+                if let Some((stage, job)) = jobs.get(to) {
+                    self.job = Some(JobKey::of(stage, job));
+                    self.detail_scroll = 0;
+                }
+            }
+            Focus::Detail => {
+                let to = moved(usize::from(self.detail_scroll), delta, usize::from(u16::MAX));
+                self.detail_scroll = u16::try_from(to).unwrap_or(u16::MAX);
+            }
+            Focus::Log => self.scroll_log(monitor, delta),
+        }
+    }
+
+    fn scroll_log(&mut self, monitor: &Monitor, delta: isize) {
+        let entries: Vec<u64> = monitor.log_entries(&self.filter).map(|e| e.seq).collect();
+        let Some(&newest) = entries.last() else {
+            return;
+        };
+        let at = self
+            .log_anchor
+            .map_or(entries.len() - 1, |seq| entries.partition_point(|s| *s < seq));
+        let to = moved(at.min(entries.len() - 1), delta, entries.len());
+        self.log_anchor = (entries[to] != newest || delta < 0).then_some(entries[to]);
+    }
+
+    fn step_run(&mut self, monitor: &Monitor, action: Action) {
+        let Some((pipeline, run)) = self.run(monitor) else {
+            return;
+        };
+        let next = match action {
+            Action::OlderRun => pipeline.older_run(run.build()),
+            _ => pipeline.newer_run(run.build()),
+        };
+        if let Some(next) = next {
+            self.pipeline = Some(pipeline.key().clone());
+            let latest = pipeline.latest_run().map(Run::build);
+            self.run = (Some(next.build()) != latest).then_some(next.build());
+            self.detail_scroll = 0;
+        }
+    }
+}
+
+/// `index` moved by `delta` within `0..count`.
+fn moved(index: usize, delta: isize, count: usize) -> usize {
+    if count == 0 {
+        return 0;
+    }
+    index.saturating_add_signed(delta).min(count - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_saturates_at_both_ends() {
+        assert_eq!(moved(0, -1, 5), 0);
+        assert_eq!(moved(4, 1, 5), 4);
+        assert_eq!(moved(2, isize::MIN, 5), 0);
+        assert_eq!(moved(2, isize::MAX, 5), 4);
+        assert_eq!(moved(3, 1, 0), 0);
+    }
+
+    #[test]
+    fn focus_cycles_both_ways() {
+        assert_eq!(Focus::Pipelines.step(true), Focus::Jobs);
+        assert_eq!(Focus::Log.step(true), Focus::Pipelines);
+        assert_eq!(Focus::Pipelines.step(false), Focus::Log);
+    }
+}

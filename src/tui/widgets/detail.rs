@@ -1,0 +1,192 @@
+//! The detail pane: everything known about the selected job: its status and times, the
+//! pipelineUrl, every source (repository, upstream pipeline and its parameters, artifact, or any
+//! other type's fields), and the globalParams. Long text wraps here, and only here.
+
+use super::{Clock, Context, pane, safe_opt};
+use crate::gitee::{Source, UpParams};
+use crate::monitor::Monitor;
+use crate::text::clean_long;
+use crate::tui::theme::{Theme, glyph};
+use crate::tui::view::{Focus, View};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use serde_json::Value;
+
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    monitor: &Monitor,
+    view: &View,
+    context: &Context,
+    clock: &Clock,
+) {
+    let theme = context.theme;
+    let focused = view.focus == Focus::Detail;
+    let block = pane(Line::styled(" Detail ", theme.title()), focused, context);
+    let Some((pipeline, run, stage, job)) = view.job(monitor) else {
+        frame.render_widget(
+            Paragraph::new(Line::styled("No job selected.", theme.label())).block(block),
+            area,
+        );
+        return;
+    };
+    let status = job.status();
+    let delivery = run.context();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    "{} › {} › {}",
+                    clean_long(&pipeline.title()),
+                    clean_long(stage.name().unwrap_or("?")),
+                    clean_long(job.name().unwrap_or("?")),
+                ),
+                theme.title(),
+            ),
+            Span::raw(run.build().map_or_else(String::new, |b| format!("  #{b}"))),
+        ]),
+        Line::from(vec![
+            Span::styled(
+                format!("{} {}", glyph(status), safe_opt(job.code())),
+                theme.status(status),
+            ),
+            Span::raw(format!("  {}", safe_opt(job.status_name()))),
+            Span::styled(
+                format!(
+                    "  at {} ({} ago) · delivery {}",
+                    clock.time_of_day(job.updated_at()),
+                    clock.ago(job.updated_at()),
+                    job.delivery_id()
+                ),
+                theme.label(),
+            ),
+        ]),
+    ];
+    if let Some(url) = job.pipeline_url() {
+        lines.push(field(theme, "url", &clean_long(url)));
+    }
+    let mut notes = vec![format!("auth {}", delivery.auth.as_str())];
+    if delivery.repaired {
+        notes.push("body repaired by the tolerant parser".into());
+    }
+    lines.push(Line::styled(format!("  {}", notes.join(" · ")), theme.label()));
+
+    lines.push(Line::default());
+    lines.push(Line::styled("Sources", theme.title()));
+    if run.sources().is_empty() {
+        lines.push(Line::styled("  none sent", theme.label()));
+    }
+    for source in run.sources() {
+        source_lines(theme, source, &mut lines);
+    }
+
+    lines.push(Line::default());
+    lines.push(Line::styled("Global params", theme.title()));
+    if run.global_params().is_empty() {
+        lines.push(Line::styled("  none sent", theme.label()));
+    }
+    let width = run
+        .global_params()
+        .iter()
+        .map(|p| p.key.as_deref().map_or(1, |k| clean_long(k).chars().count()))
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for param in run.global_params() {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<width$}", clean_long(param.key.as_deref().unwrap_or("—"))),
+                theme.key(),
+            ),
+            Span::raw(format!("  {}", safe_opt(param.value.as_deref()))),
+        ]));
+    }
+
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((view.detail_scroll, 0))
+            .block(block),
+        area,
+    );
+}
+
+fn field(theme: Theme, name: &str, value: &str) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {name:<8}"), theme.label()),
+        Span::raw(value.to_owned()),
+    ])
+}
+
+fn opt(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "—".to_owned(), |v| clean_long(v).into_owned())
+}
+
+fn source_lines(theme: Theme, source: &Source, lines: &mut Vec<Line<'static>>) {
+    let kind = clean_long(source.source_type().unwrap_or("(no sourceType)")).into_owned();
+    lines.push(Line::styled(format!("  {kind}"), theme.key()));
+    match source {
+        Source::GiteeGo {
+            repo_path,
+            branch,
+            commit_id,
+            ..
+        } => {
+            lines.push(field(theme, "  repo", &opt(repo_path)));
+            lines.push(field(theme, "  branch", &opt(branch)));
+            lines.push(field(theme, "  commit", &opt(commit_id)));
+        }
+        Source::Pipeline {
+            build_number,
+            up_params,
+            ..
+        } => {
+            let build = build_number.map_or_else(|| "—".to_owned(), |b| format!("#{b}"));
+            lines.push(field(theme, "  build", &build));
+            up_params_lines(theme, up_params.as_ref(), lines);
+        }
+        Source::CodeLevelArtifact {
+            artifact_repo,
+            artifact_version,
+            ..
+        } => {
+            lines.push(field(theme, "  repo", &opt(artifact_repo)));
+            lines.push(field(theme, "  version", &opt(artifact_version)));
+        }
+        Source::Other { .. } => {}
+    }
+    for (key, value) in source.extra() {
+        lines.push(field(theme, &format!("  {}", clean_long(key)), &value_text(value)));
+    }
+}
+
+fn up_params_lines(theme: Theme, up_params: Option<&UpParams>, lines: &mut Vec<Line<'static>>) {
+    let Some(up) = up_params else {
+        lines.push(field(theme, "  params", "—"));
+        return;
+    };
+    lines.push(Line::from(vec![
+        Span::styled("    params  ", theme.label()),
+        Span::styled(format!("upParams as {}", up.form.describe()), theme.label()),
+    ]));
+    if let Some(text) = &up.text {
+        lines.push(Line::raw(format!("      {}", clean_long(text))));
+    }
+    for (key, value) in &up.values {
+        lines.push(Line::from(vec![
+            Span::styled(format!("      {}", clean_long(key)), theme.key()),
+            Span::raw(format!(" = {}", value_text(value))),
+        ]));
+    }
+}
+
+/// A JSON value as people read it: strings without quotes, anything else as compact JSON.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => clean_long(s).into_owned(),
+        Value::Null => "null".into(),
+        other => clean_long(&other.to_string()).into_owned(),
+    }
+}

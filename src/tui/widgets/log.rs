@@ -1,0 +1,90 @@
+//! The event log: every delivery, accepted or rejected, newest at the bottom. It follows new
+//! entries until the user scrolls up; `G` or `s` follows again.
+
+use super::{Clock, Context, pane, safe};
+use crate::monitor::{LogEvent, Monitor};
+use crate::tui::theme::glyph;
+use crate::tui::view::{Focus, View};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    monitor: &Monitor,
+    view: &View,
+    context: &Context,
+    clock: &Clock,
+) {
+    let theme = context.theme;
+    let focused = view.focus == Focus::Log;
+    let state = if view.follows_log() {
+        Span::styled("following ", theme.label())
+    } else {
+        Span::styled("paused · G to follow ", theme.warning())
+    };
+    let title = Line::from(vec![Span::styled(" Events ", theme.title()), state]);
+    let block = pane(title, focused, context);
+
+    let height = usize::from(area.height.saturating_sub(2));
+    let anchor = view.log_anchor();
+    let mut entries: Vec<_> = monitor
+        .log_entries(&view.filter)
+        .rev()
+        .skip_while(|e| anchor.is_some_and(|seq| e.seq > seq))
+        .take(height)
+        .collect();
+    entries.reverse();
+
+    let lines: Vec<Line> = entries
+        .into_iter()
+        .map(|entry| {
+            let time = Span::styled(format!(" {} ", clock.time_of_day(entry.at)), theme.label());
+            match &entry.event {
+                LogEvent::Accepted(accepted) => {
+                    let code = accepted.code.as_deref().unwrap_or("—");
+                    let mut spans = vec![
+                        time,
+                        Span::styled(
+                            format!("{} {:<6} ", glyph(accepted.status), safe(code)),
+                            theme.status(accepted.status),
+                        ),
+                        Span::raw(safe(&accepted.path()).into_owned()),
+                    ];
+                    if let Some(build) = accepted.build {
+                        spans.push(Span::styled(format!(" #{build}"), theme.label()));
+                    }
+                    if let Some(name) = accepted.status_name.as_deref().filter(|n| *n != code) {
+                        spans.push(Span::styled(format!("  {}", safe(name)), theme.label()));
+                    }
+                    if let Some(note) = accepted.effect.note() {
+                        spans.push(Span::styled(format!("  ({note})"), theme.label()));
+                    }
+                    Line::from(spans)
+                }
+                LogEvent::Rejected(rejected) => {
+                    let mut spans = vec![
+                        time,
+                        Span::styled(format!("⚠ rejected {} ", rejected.status), theme.error()),
+                        Span::raw(safe(&rejected.reason).into_owned()),
+                    ];
+                    if let Some(peer) = rejected.peer {
+                        spans.push(Span::styled(format!("  from {peer}"), theme.label()));
+                    }
+                    Line::from(spans)
+                }
+            }
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        vec![Line::styled(
+            " No deliveries yet: accepted and rejected requests appear here.",
+            theme.label(),
+        )]
+    } else {
+        lines
+    };
+    frame.render_widget(Paragraph::new(body).block(block), area);
+}

@@ -1,0 +1,196 @@
+//! Rendering snapshots of the key states, drawn into ratatui's `TestBackend`. A snapshot is
+//! reviewed like code: `cargo insta review` after an intended change.
+
+use super::{Clock, draw};
+use crate::demo;
+use crate::gitee::{Auth, parse_notification};
+use crate::ingest::{Delivery, Ingest, Rejection};
+use crate::monitor::{Monitor, StatusFilter};
+use crate::tui::Context;
+use crate::tui::keys::Action;
+use crate::tui::theme::Theme;
+use crate::tui::view::{Focus, View};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::sync::Arc;
+
+const DOC_SAMPLE: &str = include_str!("../../../tests/fixtures/doc-sample.json");
+
+fn base() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap()
+}
+
+fn clock(after_secs: i64) -> Clock {
+    Clock {
+        now: base() + Duration::seconds(after_secs),
+        offset: FixedOffset::east_opt(0).unwrap(),
+    }
+}
+
+fn context(verification: bool) -> Context {
+    Context {
+        webhook_url: "http://127.0.0.1:8787/webhook".into(),
+        public_url: None,
+        verification,
+        theme: Theme::new(false),
+    }
+}
+
+fn delivery(id: u64, at: DateTime<Utc>, body: &[u8]) -> Ingest {
+    let parsed = parse_notification(body).unwrap();
+    Ingest::Accepted(Arc::new(Delivery {
+        id,
+        received_at: at,
+        sent_at: Some(at),
+        auth: Auth::Signature,
+        repaired: parsed.repaired(),
+        notification: parsed.notification,
+    }))
+}
+
+/// The demo's opening burst and the first twelve seconds of live builds.
+fn demo_monitor() -> Monitor {
+    let mut monitor = Monitor::default();
+    let mut events = demo::history();
+    events.extend(demo::cycle(0).into_iter().map(|mut e| {
+        e.at += std::time::Duration::from_secs(2);
+        e
+    }));
+    events.sort_by_key(|e| e.at);
+    for (i, event) in events
+        .iter()
+        .take_while(|e| e.at < std::time::Duration::from_secs(14))
+        .enumerate()
+    {
+        let at = base() + Duration::from_std(event.at).unwrap();
+        monitor.apply(&delivery(i as u64 + 1, at, event.body.to_string().as_bytes()));
+    }
+    monitor.apply(&Ingest::Rejected(Rejection {
+        received_at: base() + Duration::seconds(13),
+        status: 401,
+        reason: "timestamp is 7m12s old; tolerance is 5m".into(),
+        peer: "127.0.0.1:53412".parse().ok(),
+    }));
+    monitor
+}
+
+fn render(monitor: &Monitor, view: &View, context: &Context, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| draw(frame, monitor, view, context, &clock(14)))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn empty_screen_waits_for_the_first_webhook_and_shows_the_url() {
+    let screen = render(&Monitor::default(), &View::new(), &context(true), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn demo_state_fills_every_pane() {
+    let screen = render(&demo_monitor(), &View::new(), &context(true), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn failure_filter_shows_only_failed_pipelines_and_jobs() {
+    let monitor = demo_monitor();
+    let mut view = View::new();
+    view.act(Action::Filter(StatusFilter::Failed), &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn search_narrows_pipelines_and_log() {
+    let monitor = demo_monitor();
+    let mut view = View::new();
+    view.filter.search = "release".into();
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_overlay_lists_the_key_table() {
+    let monitor = demo_monitor();
+    let mut view = View::new();
+    view.act(Action::Help, &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn detail_pane_shows_all_three_source_types_and_global_params() {
+    let mut monitor = Monitor::default();
+    monitor.apply(&delivery(1, base(), DOC_SAMPLE.as_bytes()));
+    let mut view = View::new();
+    view.act(Action::Enter, &monitor);
+    view.act(Action::Enter, &monitor);
+    assert_eq!(view.focus, Focus::Detail);
+    let screen = render(&monitor, &view, &context(false), 120, 36);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn the_byte_for_byte_doc_sample_says_its_up_params_were_repaired() {
+    let mut monitor = Monitor::default();
+    let sample = include_bytes!("../../../tests/fixtures/doc-sample.txt");
+    monitor.apply(&delivery(1, base(), sample));
+    let mut view = View::new();
+    view.act(Action::Enter, &monitor);
+    view.act(Action::Enter, &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    assert!(screen.contains("upParams as unescaped quotes, repaired"), "{screen}");
+    assert!(screen.contains("GITEE_REPO = git/test"), "{screen}");
+    assert!(screen.contains("body repaired by the tolerant parser"), "{screen}");
+}
+
+#[test]
+fn a_narrow_terminal_folds_panes_away() {
+    let screen = render(&demo_monitor(), &View::new(), &context(true), 60, 15);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn a_tiny_terminal_says_it_is_too_small() {
+    let screen = render(&demo_monitor(), &View::new(), &context(true), 30, 8);
+    assert!(screen.contains("Terminal too small: 30×8"), "{screen}");
+}
+
+#[test]
+fn hostile_names_render_as_inert_text() {
+    let mut monitor = Monitor::default();
+    let body = serde_json::json!({
+        "job": {
+            "pipelineId": 1,
+            "pipelineName": "evil\u{1b}]0;pwned title\u{7}\u{1b}[2Jname\u{202e}txt.exe",
+            "stageName": "Build\u{9b}31m",
+            "jobName": "job\u{0}\u{7f}",
+            "buildNumber": 1,
+            "statusCode": "FAIL\u{1b}[5m",
+            "statusName": "\u{2066}Failed\u{2069}",
+            "pipelineUrl": "https://e.gitee.com/\u{1b}]8;;http://evil\u{1b}\\x"
+        }
+    });
+    monitor.apply(&delivery(1, base(), body.to_string().as_bytes()));
+    let mut view = View::new();
+    view.act(Action::Enter, &monitor);
+    view.act(Action::Enter, &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}', '\u{7f}'] {
+        assert!(!screen.contains(bad), "{bad:?} reached the screen:\n{screen}");
+    }
+    assert!(screen.contains("evilnametxt.exe"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn verification_off_is_said_in_the_header() {
+    let screen = render(&Monitor::default(), &View::new(), &context(false), 120, 36);
+    assert!(screen.contains("verification off"), "{screen}");
+}

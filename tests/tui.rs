@@ -1,0 +1,199 @@
+//! End to end: the real binary in a pseudo-terminal, real signed POSTs to its real port, and
+//! the screen read back through a terminal emulator.
+
+use pipetop::gitee::sign;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "e2e-secret";
+const COLS: u16 = 120;
+const ROWS: u16 = 36;
+
+struct Screen {
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Screen {
+    fn start(args: &[&str]) -> Screen {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_pipetop"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        let child = pty.slave.spawn_command(cmd).expect("spawn pipetop");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("pty reader");
+        let writer = pty.master.take_writer().expect("pty writer");
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
+        let feed = Arc::clone(&parser);
+        std::thread::spawn(move || {
+            // Keep the master alive for as long as the reader runs.
+            let _master = pty.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Screen {
+            parser,
+            writer,
+            child,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(needle, |s| s.contains(needle))
+    }
+
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = self.text();
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what:?}; the screen shows:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// The webhook URL from the header, where pipetop shows the address it listens on.
+    fn webhook_url(&self) -> String {
+        let text = self.wait_for("http://127.0.0.1:");
+        let start = text.find("http://127.0.0.1:").unwrap();
+        text[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn exit_code(&mut self) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.exit_code();
+            }
+            assert!(Instant::now() < deadline, "pipetop did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn post(url: &str, pipeline: &str, job: &str, status: &str) {
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let body = serde_json::json!({
+        "job": {
+            "pipelineId": pipeline.len() as u64 * 1000 + job.len() as u64,
+            "pipelineName": pipeline,
+            "stageName": "Build",
+            "jobName": job,
+            "buildNumber": 7,
+            "statusCode": status,
+            "statusName": status,
+            "pipelineUrl": "https://e.gitee.com/acme/pipelines/1"
+        },
+        "sources": [{"sourceType": "GITEE_GO", "repoPath": "acme/app", "branch": "main", "commitId": "abc123"}]
+    });
+    let response = ureq::post(url)
+        .header("X-Gitee-Timestamp", &ts)
+        .header("X-Gitee-Token", &sign(SECRET, &ts))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .expect("post to pipetop");
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
+    let mut screen = Screen::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--no-journal",
+    ]);
+    let url = screen.webhook_url();
+    screen.wait_for("Waiting for the first webhook");
+
+    post(&url, "checkout-service", "compile", "SUCC");
+    post(&url, "billing-service", "unit-tests", "FAIL");
+    screen.wait_for("checkout-service");
+    screen.wait_for("billing-service");
+
+    screen.keys("1");
+    let filtered = screen.wait_until("only the failed pipeline", |s| {
+        s.contains("billing-service") && !s.contains("checkout-service")
+    });
+    assert!(filtered.contains("FAIL"), "{filtered}");
+
+    screen.keys("0?");
+    let help = screen.wait_for("Filter and search");
+    assert!(help.contains("quit"), "{help}");
+    screen.keys("\x1b");
+    screen.wait_until("help closed", |s| !s.contains("Filter and search"));
+
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}
+
+#[test]
+fn a_forged_post_shows_as_rejected_with_its_reason() {
+    let screen = Screen::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--no-journal",
+    ]);
+    let url = screen.webhook_url();
+    let response = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("X-Gitee-Timestamp", "1")
+        .header("X-Gitee-Token", "forged")
+        .send("{}")
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let text = screen.wait_for("rejected");
+    assert!(text.contains("401"), "{text}");
+}
