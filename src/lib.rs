@@ -3,3 +3,4 @@
 
 pub mod gitee;
 pub mod ingest;
+pub mod monitor;
