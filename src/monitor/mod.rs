@@ -429,3 +429,6 @@ impl Monitor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
