@@ -6,6 +6,7 @@ pub mod demo;
 pub mod gitee;
 pub mod headless;
 pub mod ingest;
+pub mod monitor;
 pub mod send;
 pub mod text;
 

@@ -1,0 +1,157 @@
+//! The event log: a bounded ring of every delivery, accepted or rejected, oldest first.
+
+use super::filter::{Matcher, StatusFilter};
+use super::model::{Checkout, Effect, PipelineKey};
+use crate::gitee::Status;
+use chrono::{DateTime, Utc};
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// One line of the event log.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// Increases by one per entry, so the TUI can keep its scroll anchored while entries arrive
+    /// and old ones fall off the front.
+    pub seq: u64,
+    /// When the request arrived (this machine's clock).
+    pub at: DateTime<Utc>,
+    pub event: LogEvent,
+}
+
+#[derive(Debug, Clone)]
+pub enum LogEvent {
+    Accepted(AcceptedEntry),
+    Rejected(RejectedEntry),
+}
+
+/// An accepted delivery, as it read and what it did.
+#[derive(Debug, Clone)]
+pub struct AcceptedEntry {
+    pub delivery_id: u64,
+    pub pipeline: PipelineKey,
+    pub pipeline_name: Option<Arc<str>>,
+    pub stage: Option<Arc<str>>,
+    pub job: Option<Arc<str>>,
+    pub build: Option<u64>,
+    pub status: Status,
+    /// The `statusCode` as sent.
+    pub code: Option<Arc<str>>,
+    pub status_name: Option<Arc<str>>,
+    pub effect: Effect,
+    /// The event's repositories, branches and commits, shared with its run where they are the
+    /// same, so search reaches them without a copy per entry or keeping the delivery alive.
+    pub checkouts: Arc<[Checkout]>,
+}
+
+impl AcceptedEntry {
+    /// `pipeline › stage › job`, with missing parts shown as `?`.
+    pub fn path(&self) -> String {
+        let pipeline = match &self.pipeline_name {
+            Some(name) => name.to_string(),
+            None => self.pipeline.to_string(),
+        };
+        format!(
+            "{pipeline} › {} › {}",
+            self.stage.as_deref().unwrap_or("?"),
+            self.job.as_deref().unwrap_or("?")
+        )
+    }
+}
+
+/// A refused request: the HTTP status it was answered with, why, and who sent it.
+#[derive(Debug, Clone)]
+pub struct RejectedEntry {
+    pub status: u16,
+    pub reason: Box<str>,
+    pub peer: Option<SocketAddr>,
+}
+
+impl LogEntry {
+    /// Status filter and search on one entry.
+    ///
+    /// Accepted entries go by their own event's status (not the run's) and by pipeline name,
+    /// stage, job, repository, branch and commit. Rejected entries have no job status: they
+    /// count as `Other` (shown under All and Other), and a search matches their reason, so
+    /// searching for `signature` finds refused signatures.
+    pub(crate) fn matches(&self, matcher: &Matcher) -> bool {
+        match &self.event {
+            LogEvent::Accepted(entry) => {
+                matcher.status.matches(entry.status)
+                    && matcher.search_any(|m| {
+                        m.opt(entry.pipeline_name.as_deref())
+                            || m.opt(entry.stage.as_deref())
+                            || m.opt(entry.job.as_deref())
+                            || m.checkouts(&entry.checkouts)
+                    })
+            }
+            LogEvent::Rejected(entry) => {
+                matches!(matcher.status, StatusFilter::All | StatusFilter::Other)
+                    && matcher.search_any(|m| m.text(&entry.reason))
+            }
+        }
+    }
+}
+
+/// The ring itself, plus the delivery ids it holds so the same delivery is never logged twice.
+#[derive(Debug)]
+pub struct EventLog {
+    entries: VecDeque<LogEntry>,
+    capacity: usize,
+    delivery_ids: HashSet<u64>,
+    next_seq: u64,
+}
+
+impl EventLog {
+    pub(crate) fn new(capacity: usize) -> EventLog {
+        EventLog {
+            entries: VecDeque::with_capacity(capacity.min(1024)),
+            capacity,
+            delivery_ids: HashSet::new(),
+            next_seq: 1,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// All entries, oldest first; `.rev()` walks from the newest.
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + ExactSizeIterator {
+        self.entries.iter()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&LogEntry> {
+        self.entries.get(index)
+    }
+
+    pub(crate) fn contains_delivery(&self, id: u64) -> bool {
+        self.delivery_ids.contains(&id)
+    }
+
+    pub(crate) fn push(&mut self, at: DateTime<Utc>, event: LogEvent) {
+        if self.entries.len() >= self.capacity
+            && let Some(old) = self.entries.pop_front()
+            && let LogEvent::Accepted(entry) = old.event
+        {
+            self.delivery_ids.remove(&entry.delivery_id);
+        }
+        if let LogEvent::Accepted(entry) = &event {
+            self.delivery_ids.insert(entry.delivery_id);
+        }
+        self.entries.push_back(LogEntry {
+            seq: self.next_seq,
+            at,
+            event,
+        });
+        self.next_seq += 1;
+    }
+}

@@ -1,0 +1,434 @@
+//! The domain model the TUI draws from: pipelines → runs → stages → jobs, the bounded event
+//! log, and the filters over both. Pure and synchronous: no IO, no async, no terminal.
+//!
+//! Feed every [`Ingest`] to [`Monitor::apply`]; read through the views. Display order of
+//! pipelines is most recent activity first, where activity is an event that changed the
+//! pipeline (a duplicate or stale event does not move it). Everything is bounded by [`Limits`].
+
+mod filter;
+mod log;
+mod model;
+
+pub use filter::{Filter, PipelineList, StatusFilter};
+pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, RejectedEntry};
+pub use model::{
+    Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, Stage, StageProgress,
+    StatusCounts, bounded, derive_status,
+};
+
+use crate::ingest::{Delivery, Ingest, Rejection};
+use filter::Matcher;
+use model::{JobUpdate, Names};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Every bound the monitor keeps.
+///
+/// Memory follows the budgets, not the number of events. Measured with the documented sample
+/// payload (about 2 KiB a delivery), 1,000,000 events leave 16 MB of live heap spread over 40
+/// pipelines, 37 MB over 1,000, and 56 MB over 10,000 (every budget full: the worst case).
+/// Showing 10,000 pipelines with 20-job runs at once needs `jobs` raised to 200,000.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Pipelines kept; a new one evicts the least recently active.
+    pub pipelines: usize,
+    /// Runs kept per pipeline; a new build evicts the oldest.
+    pub runs_per_pipeline: usize,
+    pub stages_per_run: usize,
+    pub jobs_per_stage: usize,
+    /// Runs kept across all pipelines. Each holds the delivery describing it (sources and
+    /// globalParams, about 0.5 to 2 KiB), so this bounds memory as much as `jobs` does. Past
+    /// either, the least recently active pipeline loses its oldest run, or itself when it has
+    /// only one.
+    pub runs: usize,
+    /// Jobs kept across all runs of all pipelines (about 250 bytes each).
+    pub jobs: usize,
+    /// Event log entries, accepted and rejected alike.
+    pub log: usize,
+    /// Characters kept of a name, status name or rejection reason.
+    pub text: usize,
+    /// Characters kept of a `pipelineUrl`.
+    pub url: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            pipelines: 10_000,
+            runs_per_pipeline: 50,
+            stages_per_run: 64,
+            jobs_per_stage: 128,
+            runs: 10_000,
+            jobs: 100_000,
+            log: 10_000,
+            text: 128,
+            url: 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// Every bound at least 1, so a zero in a config cannot make the model refuse everything.
+    fn sane(self) -> Limits {
+        Limits {
+            pipelines: self.pipelines.max(1),
+            runs_per_pipeline: self.runs_per_pipeline.max(1),
+            stages_per_run: self.stages_per_run.max(1),
+            jobs_per_stage: self.jobs_per_stage.max(1),
+            runs: self.runs.max(1),
+            jobs: self.jobs.max(1),
+            log: self.log.max(1),
+            text: self.text.max(1),
+            url: self.url.max(1),
+        }
+    }
+}
+
+/// What one [`Monitor::apply`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// A log entry was added.
+    pub logged: bool,
+    /// Pipelines, runs or jobs changed.
+    pub model_changed: bool,
+    /// A job's status became FAIL (it was not FAIL before): ring the bell.
+    pub newly_failed: bool,
+}
+
+impl Applied {
+    /// Something on screen may differ: redraw.
+    pub fn changed(&self) -> bool {
+        self.logged || self.model_changed
+    }
+}
+
+/// Counters since start, for the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Accepted deliveries that said nothing new (same status as known).
+    pub duplicates: u64,
+    /// Accepted deliveries older than what was known.
+    pub stale: u64,
+    /// Accepted deliveries not stored because a bound was reached.
+    pub dropped: u64,
+    /// The same delivery id handed over again; ignored and not logged.
+    pub repeated: u64,
+}
+
+/// The state behind the screen.
+#[derive(Debug)]
+pub struct Monitor {
+    limits: Limits,
+    /// Keyed by activity, so iterating from the back is display order at no cost.
+    pipelines: BTreeMap<u64, Pipeline>,
+    index: HashMap<PipelineKey, u64>,
+    log: EventLog,
+    names: Names,
+    pipeline_counts: StatusCounts,
+    runs: usize,
+    jobs: usize,
+    totals: Totals,
+    clock: u64,
+    generation: u64,
+}
+
+impl Default for Monitor {
+    fn default() -> Monitor {
+        Monitor::new(Limits::default())
+    }
+}
+
+impl Monitor {
+    pub fn new(limits: Limits) -> Monitor {
+        let limits = limits.sane();
+        Monitor {
+            log: EventLog::new(limits.log),
+            limits,
+            pipelines: BTreeMap::new(),
+            index: HashMap::new(),
+            names: Names::default(),
+            pipeline_counts: StatusCounts::default(),
+            runs: 0,
+            jobs: 0,
+            totals: Totals::default(),
+            clock: 0,
+            generation: 0,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Takes in one accepted or rejected delivery. Rejections only add to the log.
+    pub fn apply(&mut self, ingest: &Ingest) -> Applied {
+        let applied = match ingest {
+            Ingest::Accepted(delivery) => self.accept(delivery),
+            Ingest::Rejected(rejection) => self.reject(rejection),
+        };
+        if applied.changed() {
+            self.generation += 1;
+        }
+        applied
+    }
+
+    fn reject(&mut self, rejection: &Rejection) -> Applied {
+        self.totals.rejected += 1;
+        let entry = RejectedEntry {
+            status: rejection.status,
+            reason: bounded(&rejection.reason, self.limits.text).into(),
+            peer: rejection.peer,
+        };
+        self.log
+            .push(rejection.received_at, LogEvent::Rejected(entry));
+        Applied {
+            logged: true,
+            ..Applied::default()
+        }
+    }
+
+    fn accept(&mut self, delivery: &Arc<Delivery>) -> Applied {
+        if self.log.contains_delivery(delivery.id) {
+            self.totals.repeated += 1;
+            return Applied::default();
+        }
+        self.totals.accepted += 1;
+        self.clock += 1;
+        let job = &delivery.notification.job;
+        let text = self.limits.text;
+        let key = match (job.pipeline_id, job.pipeline_name.as_deref()) {
+            (Some(id), _) => PipelineKey::Id(id),
+            (None, Some(name)) if !name.trim().is_empty() => {
+                PipelineKey::Name(self.names.get(name, text))
+            }
+            _ => PipelineKey::Unknown,
+        };
+        let mut update = JobUpdate {
+            stage: job.stage_name.as_deref().map(|s| self.names.get(s, text)),
+            job: job.job_name.as_deref().map(|s| self.names.get(s, text)),
+            status: job.status(),
+            code: job
+                .status_code
+                .as_ref()
+                .map(|code| self.names.get(code.as_str(), text)),
+            status_name: job.status_name.as_deref().map(|s| self.names.get(s, text)),
+            pipeline_url: job
+                .pipeline_url
+                .as_deref()
+                .map(|url| bounded(url, self.limits.url).into()),
+            sent_at: delivery.sent_at,
+        };
+        let name = job
+            .pipeline_name
+            .as_deref()
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| self.names.get(name, text));
+
+        let mut pipeline = self.take_or_create(&key, delivery);
+        let status_before = pipeline.status();
+        let renamed = name.is_some_and(|name| pipeline.set_name(name));
+        let (runs_before, jobs_before) = (pipeline.runs().len(), pipeline.job_count());
+        let outcome = pipeline.apply(delivery, update.clone(), &self.limits);
+        self.runs = self.runs - runs_before + pipeline.runs().len();
+        self.jobs = self.jobs - jobs_before + pipeline.job_count();
+        let model_changed = renamed || outcome.effect == Effect::Updated;
+        if model_changed {
+            pipeline.activity = self.clock;
+        }
+        self.pipeline_counts.remove(status_before);
+        self.pipeline_counts.add(pipeline.status());
+        match outcome.effect {
+            Effect::Updated => {}
+            Effect::Duplicate => self.totals.duplicates += 1,
+            Effect::Stale => self.totals.stale += 1,
+            Effect::Dropped(_) => self.totals.dropped += 1,
+        }
+        let checkouts = match pipeline.run(job.build_number) {
+            Some(run)
+                if Arc::ptr_eq(run.context(), delivery)
+                    || run.sources() == delivery.notification.sources.as_slice() =>
+            {
+                run.checkouts().clone()
+            }
+            _ => model::checkouts(&delivery.notification.sources, text),
+        };
+        let entry = AcceptedEntry {
+            delivery_id: delivery.id,
+            pipeline: key.clone(),
+            pipeline_name: pipeline.name_arc().cloned(),
+            stage: update.stage.take(),
+            job: update.job.take(),
+            build: job.build_number,
+            status: update.status,
+            code: update.code.take(),
+            status_name: update.status_name.take(),
+            effect: outcome.effect,
+            checkouts,
+        };
+        self.index.insert(key.clone(), pipeline.activity);
+        self.pipelines.insert(pipeline.activity, pipeline);
+        self.enforce_budgets(&key);
+        self.log
+            .push(delivery.received_at, LogEvent::Accepted(entry));
+        Applied {
+            logged: true,
+            model_changed,
+            newly_failed: outcome.newly_failed,
+        }
+    }
+
+    /// Removes the pipeline from the ordered map so it can change its activity, creating it
+    /// (and evicting the least recently active one when full) if it is new.
+    fn take_or_create(&mut self, key: &PipelineKey, delivery: &Delivery) -> Pipeline {
+        if let Some(pipeline) = self
+            .index
+            .get(key)
+            .and_then(|activity| self.pipelines.remove(activity))
+        {
+            return pipeline;
+        }
+        while self.index.len() >= self.limits.pipelines {
+            let Some((_, evicted)) = self.pipelines.pop_first() else {
+                break;
+            };
+            self.forget(&evicted);
+        }
+        let mut pipeline = Pipeline::new(key.clone(), delivery.received_at);
+        pipeline.activity = self.clock;
+        self.pipeline_counts.add(pipeline.status());
+        pipeline
+    }
+
+    fn forget(&mut self, pipeline: &Pipeline) {
+        self.index.remove(pipeline.key());
+        self.pipeline_counts.remove(pipeline.status());
+        self.runs -= pipeline.runs().len();
+        self.jobs -= pipeline.job_count();
+    }
+
+    /// Past the run or job budget, the least recently active pipeline gives up its oldest run,
+    /// or itself when it has only one; the pipeline just updated is never removed.
+    fn enforce_budgets(&mut self, current: &PipelineKey) {
+        while self.jobs > self.limits.jobs || self.runs > self.limits.runs {
+            let Some(mut entry) = self.pipelines.first_entry() else {
+                return;
+            };
+            if let Some(removed) = entry.get_mut().drop_oldest_run() {
+                self.runs -= 1;
+                self.jobs -= removed;
+            } else if entry.get().key() != current {
+                let evicted = entry.remove();
+                self.forget(&evicted);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Increases whenever something visible changed; a cache keyed on it is current while it
+    /// stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Pipelines per derived status (each pipeline counted by its latest run).
+    pub fn pipeline_counts(&self) -> &StatusCounts {
+        &self.pipeline_counts
+    }
+
+    pub fn pipeline_total(&self) -> usize {
+        self.pipelines.len()
+    }
+
+    /// Runs stored across all pipelines.
+    pub fn run_total(&self) -> usize {
+        self.runs
+    }
+
+    /// Jobs stored across all runs.
+    pub fn job_total(&self) -> usize {
+        self.jobs
+    }
+
+    pub fn pipeline(&self, key: &PipelineKey) -> Option<&Pipeline> {
+        self.index
+            .get(key)
+            .and_then(|activity| self.pipelines.get(activity))
+    }
+
+    /// Pipelines that pass the filter, most recent activity first. Lazy: drawing a window is
+    /// `.skip(offset).take(height)`, and costs what is visible when the filter is empty.
+    pub fn pipelines<'a>(&'a self, filter: &Filter) -> impl Iterator<Item = &'a Pipeline> + 'a {
+        let matcher = Matcher::new(filter);
+        let everything = filter.is_empty();
+        self.pipelines
+            .values()
+            .rev()
+            .filter(move |pipeline| everything || matcher.pipeline(pipeline))
+    }
+
+    /// How many pipelines pass the filter; constant time for the empty filter.
+    pub fn pipeline_count(&self, filter: &Filter) -> usize {
+        if filter.is_empty() {
+            self.pipelines.len()
+        } else {
+            self.pipelines(filter).count()
+        }
+    }
+
+    /// Where a pipeline is in the filtered display order, if it passes the filter.
+    pub fn pipeline_position(&self, filter: &Filter, key: &PipelineKey) -> Option<usize> {
+        let activity = *self.index.get(key)?;
+        if filter.is_empty() {
+            return Some(self.pipelines.range(activity + 1..).count());
+        }
+        self.pipelines(filter)
+            .position(|pipeline| pipeline.key() == key)
+    }
+
+    /// The jobs of one run of a pipeline that pass the filter, stage by stage in first-seen
+    /// order, each with its stage so the TUI can draw a stage row where the stage changes.
+    pub fn jobs<'a>(
+        &'a self,
+        pipeline: &'a Pipeline,
+        run: &'a Run,
+        filter: &Filter,
+    ) -> impl Iterator<Item = (&'a Stage, &'a JobState)> + 'a {
+        let matcher = Matcher::new(filter);
+        run.jobs()
+            .filter(move |(stage, job)| matcher.job(pipeline, run, stage, job))
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Log entries that pass the filter, oldest first (`.rev()` for newest first).
+    pub fn log_entries<'a>(
+        &'a self,
+        filter: &Filter,
+    ) -> impl DoubleEndedIterator<Item = &'a LogEntry> + 'a {
+        let matcher = Matcher::new(filter);
+        let everything = filter.is_empty();
+        self.log
+            .entries()
+            .filter(move |entry| everything || entry.matches(&matcher))
+    }
+
+    pub fn log_count(&self, filter: &Filter) -> usize {
+        if filter.is_empty() {
+            self.log.len()
+        } else {
+            self.log_entries(filter).count()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,701 @@
+//! What the monitor knows: pipelines, their recent runs, each run's stages and jobs, and the
+//! rule for what a run's status is.
+//!
+//! Everything here is bounded by [`Limits`](super::Limits) and mutated only through
+//! [`Monitor::apply`](super::Monitor::apply); the TUI reads it through the getters.
+
+use super::Limits;
+use crate::gitee::{GlobalParam, Source, Status};
+use crate::ingest::Delivery;
+use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// Which pipeline an event belongs to: Gitee's `pipelineId` when sent, else the pipeline's
+/// name, else one shared bucket for events that name no pipeline at all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PipelineKey {
+    Id(u64),
+    Name(Arc<str>),
+    Unknown,
+}
+
+impl fmt::Display for PipelineKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PipelineKey::Id(id) => write!(f, "#{id}"),
+            PipelineKey::Name(name) => f.write_str(name),
+            PipelineKey::Unknown => f.write_str("unknown pipeline"),
+        }
+    }
+}
+
+/// How many of each status: pipelines per derived status for the header, or jobs of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts([usize; Status::ALL.len()]);
+
+impl StatusCounts {
+    pub fn get(&self, status: Status) -> usize {
+        self.0[slot(status)]
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+
+    /// How many fall under a status filter (what a filter key would show).
+    pub fn matching(&self, filter: super::StatusFilter) -> usize {
+        Status::ALL
+            .iter()
+            .filter(|status| filter.matches(**status))
+            .map(|status| self.get(*status))
+            .sum()
+    }
+
+    pub(crate) fn add(&mut self, status: Status) {
+        self.0[slot(status)] += 1;
+    }
+
+    pub(crate) fn remove(&mut self, status: Status) {
+        let count = &mut self.0[slot(status)];
+        *count = count.saturating_sub(1);
+    }
+}
+
+fn slot(status: Status) -> usize {
+    status as usize
+}
+
+/// A run's status from its jobs' statuses.
+///
+/// - Any job failed: the run failed, even while others still run, so a failure shows at once.
+/// - Else any job not final: the run is still going. `cancelling` if any job is cancelling;
+///   else `running` if any job runs, or if some jobs are done and others wait (the run has
+///   started and waits for its next stage); else `waiting` if jobs only wait; else `unknown`
+///   (the only unfinished jobs have codes this version does not know).
+/// - Else every job is final, and the run takes the one that needs most attention:
+///   failed > cancelled > success > skipped. Skipped ranks below success because pipelines skip
+///   jobs by design (a deploy on a feature branch): a run is `skipped` only when all its jobs
+///   were.
+/// - A run without jobs is `unknown`.
+pub fn derive_status(jobs: &StatusCounts) -> Status {
+    let has = |status| jobs.get(status) > 0;
+    if has(Status::Failed) {
+        return Status::Failed;
+    }
+    let finished: usize = Status::ALL
+        .iter()
+        .filter(|status| status.is_final())
+        .map(|status| jobs.get(*status))
+        .sum();
+    if jobs.total() == 0 {
+        Status::Unknown
+    } else if finished < jobs.total() {
+        if has(Status::Cancelling) {
+            Status::Cancelling
+        } else if has(Status::Running) || (has(Status::Waiting) && finished > 0) {
+            Status::Running
+        } else if has(Status::Waiting) {
+            Status::Waiting
+        } else {
+            Status::Unknown
+        }
+    } else if has(Status::Cancelled) {
+        Status::Cancelled
+    } else if has(Status::Success) {
+        Status::Success
+    } else {
+        Status::Skipped
+    }
+}
+
+/// Stages whose jobs are all final, out of the stages seen: the `3/5` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+impl fmt::Display for StageProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.done, self.total)
+    }
+}
+
+/// One pipeline and its most recent runs, keyed by build number.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    key: PipelineKey,
+    name: Option<Arc<str>>,
+    /// Sorted by build number; a missing build number is its own run, and sorts before every
+    /// numbered run. A sorted `Vec` rather than a map: a map node holds room for eleven runs,
+    /// and most pipelines have one or two.
+    runs: Vec<Run>,
+    job_count: usize,
+    updated_at: DateTime<Utc>,
+    /// The monitor's event counter at this pipeline's last change: its place in display order.
+    pub(crate) activity: u64,
+}
+
+impl Pipeline {
+    pub(crate) fn new(key: PipelineKey, at: DateTime<Utc>) -> Pipeline {
+        Pipeline {
+            key,
+            name: None,
+            runs: Vec::new(),
+            job_count: 0,
+            updated_at: at,
+            activity: 0,
+        }
+    }
+
+    pub fn key(&self) -> &PipelineKey {
+        &self.key
+    }
+
+    /// The `pipelineName` of the latest event that carried one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn name_arc(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
+    }
+
+    /// What to call the pipeline: its name, else its key (`#183`, `unknown pipeline`).
+    pub fn title(&self) -> Cow<'_, str> {
+        match &self.name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.key.to_string()),
+        }
+    }
+
+    /// The run with the highest build number. An older build arriving late does not change it.
+    pub fn latest_run(&self) -> Option<&Run> {
+        self.runs.last()
+    }
+
+    /// The latest run's status, or `unknown` before any run is known.
+    pub fn status(&self) -> Status {
+        self.latest_run().map_or(Status::Unknown, Run::status)
+    }
+
+    /// Runs from oldest to newest (reverse it for newest first).
+    pub fn runs(&self) -> impl DoubleEndedIterator<Item = &Run> + ExactSizeIterator {
+        self.runs.iter()
+    }
+
+    pub fn run(&self, build: Option<u64>) -> Option<&Run> {
+        self.find(build).ok().map(|index| &self.runs[index])
+    }
+
+    /// The run just before `build` (for `[`), if any.
+    pub fn older_run(&self, build: Option<u64>) -> Option<&Run> {
+        let index = self.find(build).unwrap_or_else(|at| at);
+        index.checked_sub(1).and_then(|i| self.runs.get(i))
+    }
+
+    /// The run just after `build` (for `]`), if any.
+    pub fn newer_run(&self, build: Option<u64>) -> Option<&Run> {
+        match self.find(build) {
+            Ok(index) => self.runs.get(index + 1),
+            Err(at) => self.runs.get(at),
+        }
+    }
+
+    fn find(&self, build: Option<u64>) -> Result<usize, usize> {
+        self.runs.binary_search_by_key(&build, Run::build)
+    }
+
+    /// When an event last changed this pipeline (arrival time, on this machine's clock).
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Jobs stored across all of this pipeline's runs.
+    pub fn job_count(&self) -> usize {
+        self.job_count
+    }
+
+    pub(crate) fn set_name(&mut self, name: Arc<str>) -> bool {
+        if self.name.as_deref() == Some(&*name) {
+            return false;
+        }
+        self.name = Some(name);
+        true
+    }
+
+    /// Drops the oldest run unless it is the only one; returns how many jobs went with it.
+    pub(crate) fn drop_oldest_run(&mut self) -> Option<usize> {
+        if self.runs.len() < 2 {
+            return None;
+        }
+        let run = self.runs.remove(0);
+        self.job_count -= run.job_count();
+        Some(run.job_count())
+    }
+
+    /// Applies one job update to this pipeline, within the limits.
+    pub(crate) fn apply(
+        &mut self,
+        delivery: &Arc<Delivery>,
+        update: JobUpdate,
+        limits: &Limits,
+    ) -> Outcome {
+        let build = delivery.notification.job.build_number;
+        let index = match self.find(build) {
+            Ok(index) => index,
+            Err(0) if self.runs.len() >= limits.runs_per_pipeline => {
+                return Outcome::dropped(Effect::Dropped(DropReason::OldBuild));
+            }
+            Err(at) => {
+                grow_tight(&mut self.runs);
+                self.runs
+                    .insert(at, Run::new(build, delivery.clone(), limits));
+                let excess = self.runs.len().saturating_sub(limits.runs_per_pipeline);
+                for old in self.runs.drain(..excess) {
+                    self.job_count -= old.job_count();
+                }
+                at - excess
+            }
+        };
+        let run = &mut self.runs[index];
+        let before = run.job_count();
+        let outcome = run.apply(delivery, update, limits);
+        self.job_count = self.job_count - before + run.job_count();
+        if outcome.effect == Effect::Updated {
+            self.updated_at = delivery.received_at;
+        }
+        outcome
+    }
+}
+
+/// One build of a pipeline: its stages in the order they were first seen.
+#[derive(Debug, Clone)]
+pub struct Run {
+    build: Option<u64>,
+    stages: Vec<Stage>,
+    jobs: StatusCounts,
+    /// The delivery whose sources and globalParams describe this run. Jobs of one run share
+    /// it rather than each keeping its own delivery, which bounds memory by runs, not events.
+    context: Arc<Delivery>,
+    checkouts: Arc<[Checkout]>,
+    started_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Run {
+    fn new(build: Option<u64>, context: Arc<Delivery>, limits: &Limits) -> Run {
+        let at = context.received_at;
+        Run {
+            build,
+            stages: Vec::new(),
+            jobs: StatusCounts::default(),
+            checkouts: checkouts(&context.notification.sources, limits.text),
+            context,
+            started_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The `buildNumber`, or `None` for events that carried none.
+    pub fn build(&self) -> Option<u64> {
+        self.build
+    }
+
+    /// See [`derive_status`] for the rule.
+    pub fn status(&self) -> Status {
+        derive_status(&self.jobs)
+    }
+
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// Every job with its stage, stage by stage in first-seen order.
+    pub fn jobs(&self) -> impl Iterator<Item = (&Stage, &JobState)> {
+        self.stages
+            .iter()
+            .flat_map(|stage| stage.jobs.iter().map(move |job| (stage, job)))
+    }
+
+    pub fn job_count(&self) -> usize {
+        self.jobs.total()
+    }
+
+    pub fn job_counts(&self) -> &StatusCounts {
+        &self.jobs
+    }
+
+    pub fn stage_progress(&self) -> StageProgress {
+        StageProgress {
+            done: self.stages.iter().filter(|stage| stage.is_done()).count(),
+            total: self.stages.len(),
+        }
+    }
+
+    /// The delivery that describes this run (latest one whose sources or globalParams differed).
+    pub fn context(&self) -> &Arc<Delivery> {
+        &self.context
+    }
+
+    pub fn sources(&self) -> &[Source] {
+        &self.context.notification.sources
+    }
+
+    pub fn global_params(&self) -> &[GlobalParam] {
+        &self.context.notification.global_params
+    }
+
+    /// Repository, branch and commit of each `GITEE_GO` source, cleaned and bounded.
+    pub fn checkouts(&self) -> &Arc<[Checkout]> {
+        &self.checkouts
+    }
+
+    /// When the first event of this run arrived.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// When an event last changed this run.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    fn apply(&mut self, delivery: &Arc<Delivery>, update: JobUpdate, limits: &Limits) -> Outcome {
+        let stage_index = match self
+            .stages
+            .iter()
+            .position(|stage| stage.name == update.stage)
+        {
+            Some(index) => index,
+            None if self.stages.len() >= limits.stages_per_run => {
+                return Outcome::dropped(Effect::Dropped(DropReason::TooManyStages));
+            }
+            None => {
+                grow_tight(&mut self.stages);
+                self.stages.push(Stage {
+                    name: update.stage.clone(),
+                    jobs: Vec::new(),
+                    unfinished: 0,
+                });
+                self.stages.len() - 1
+            }
+        };
+        let stage = &mut self.stages[stage_index];
+        let status = update.status;
+        let (previous, newly_failed) = match stage.jobs.iter().position(|j| j.name == update.job) {
+            None if stage.jobs.len() >= limits.jobs_per_stage => {
+                return Outcome::dropped(Effect::Dropped(DropReason::TooManyJobs));
+            }
+            None => {
+                grow_tight(&mut stage.jobs);
+                stage.jobs.push(JobState::new(update, delivery));
+                (None, status == Status::Failed)
+            }
+            Some(index) => {
+                let job = &mut stage.jobs[index];
+                if let Some(effect) = job.supersedes(&update) {
+                    return Outcome::dropped(effect);
+                }
+                let previous = job.status;
+                *job = JobState::new(update, delivery);
+                (
+                    Some(previous),
+                    status == Status::Failed && previous != Status::Failed,
+                )
+            }
+        };
+        if let Some(previous) = previous {
+            self.jobs.remove(previous);
+            if !previous.is_final() {
+                stage.unfinished -= 1;
+            }
+        }
+        self.jobs.add(status);
+        if !status.is_final() {
+            stage.unfinished += 1;
+        }
+        self.updated_at = delivery.received_at;
+        if !Arc::ptr_eq(&self.context, delivery) && describes_more(delivery, &self.context) {
+            self.context = delivery.clone();
+            self.checkouts = checkouts(&delivery.notification.sources, limits.text);
+        }
+        Outcome {
+            effect: Effect::Updated,
+            newly_failed,
+        }
+    }
+}
+
+/// Whether `delivery` should replace `context` as the run's description: it carries sources or
+/// globalParams, and they differ (an event that lost them does not erase what is known).
+fn describes_more(delivery: &Delivery, context: &Delivery) -> bool {
+    let new = &delivery.notification;
+    let old = &context.notification;
+    !(new.sources.is_empty() && new.global_params.is_empty())
+        && (new.sources != old.sources || new.global_params != old.global_params)
+}
+
+/// What search looks at in a `GITEE_GO` source. Small, so a log entry can keep it after its
+/// run is gone without keeping the whole delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub repo_path: Option<Box<str>>,
+    pub branch: Option<Box<str>>,
+    pub commit_id: Option<Box<str>>,
+}
+
+pub(crate) fn checkouts(sources: &[Source], max_chars: usize) -> Arc<[Checkout]> {
+    let keep = |text: &Option<String>| text.as_deref().map(|t| bounded(t, max_chars).into());
+    sources
+        .iter()
+        .filter_map(|source| match source {
+            Source::GiteeGo {
+                repo_path,
+                branch,
+                commit_id,
+                ..
+            } => Some(Checkout {
+                repo_path: keep(repo_path),
+                branch: keep(branch),
+                commit_id: keep(commit_id),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The jobs of one stage, in first-seen order.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    name: Option<Arc<str>>,
+    jobs: Vec<JobState>,
+    unfinished: usize,
+}
+
+impl Stage {
+    /// The `stageName`, or `None` when events did not carry one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn jobs(&self) -> &[JobState] {
+        &self.jobs
+    }
+
+    /// Every job seen in this stage is final.
+    pub fn is_done(&self) -> bool {
+        !self.jobs.is_empty() && self.unfinished == 0
+    }
+
+    /// The stage's status by the same rule as a run's.
+    pub fn status(&self) -> Status {
+        let mut counts = StatusCounts::default();
+        for job in &self.jobs {
+            counts.add(job.status);
+        }
+        derive_status(&counts)
+    }
+}
+
+/// A job's latest known status in one run.
+#[derive(Debug, Clone)]
+pub struct JobState {
+    name: Option<Arc<str>>,
+    status: Status,
+    code: Option<Arc<str>>,
+    status_name: Option<Arc<str>>,
+    pipeline_url: Option<Box<str>>,
+    updated_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    delivery_id: u64,
+}
+
+impl JobState {
+    fn new(update: JobUpdate, delivery: &Delivery) -> JobState {
+        JobState {
+            name: update.job,
+            status: update.status,
+            code: update.code,
+            status_name: update.status_name,
+            pipeline_url: update.pipeline_url,
+            updated_at: delivery.received_at,
+            sent_at: delivery.sent_at,
+            delivery_id: delivery.id,
+        }
+    }
+
+    /// Why an update must not replace this state, if it must not: it says nothing new, it is
+    /// older by the sender's clock, or it would turn a final status back into an unfinished one.
+    /// Without both sender timestamps, arrival order decides, and the update arrived later.
+    fn supersedes(&self, update: &JobUpdate) -> Option<Effect> {
+        if self.code == update.code && self.status_name == update.status_name {
+            return Some(Effect::Duplicate);
+        }
+        if let (Some(current), Some(new)) = (self.sent_at, update.sent_at)
+            && new < current
+        {
+            return Some(Effect::Stale);
+        }
+        if self.status.is_final() && !update.status.is_final() {
+            return Some(Effect::Stale);
+        }
+        None
+    }
+
+    /// The `jobName`, or `None` when the event did not carry one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The `statusCode` as sent (so unknown codes can be shown).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The `statusName` as sent; it may be localised.
+    pub fn status_name(&self) -> Option<&str> {
+        self.status_name.as_deref()
+    }
+
+    pub fn pipeline_url(&self) -> Option<&str> {
+        self.pipeline_url.as_deref()
+    }
+
+    /// When this status arrived (this machine's clock).
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// When the sender says it sent this status, if it said.
+    pub fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.sent_at
+    }
+
+    /// The delivery that set this status.
+    pub fn delivery_id(&self) -> u64 {
+        self.delivery_id
+    }
+}
+
+/// One event's job fields, cleaned and bounded, ready to store.
+#[derive(Debug, Clone)]
+pub(crate) struct JobUpdate {
+    pub stage: Option<Arc<str>>,
+    pub job: Option<Arc<str>>,
+    pub status: Status,
+    pub code: Option<Arc<str>>,
+    pub status_name: Option<Arc<str>>,
+    pub pipeline_url: Option<Box<str>>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What one accepted event did to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub effect: Effect,
+    pub newly_failed: bool,
+}
+
+impl Outcome {
+    fn dropped(effect: Effect) -> Outcome {
+        Outcome {
+            effect,
+            newly_failed: false,
+        }
+    }
+}
+
+/// What an accepted event did, as the event log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The job's status changed (or the job is new).
+    Updated,
+    /// Same status as already known: a resend.
+    Duplicate,
+    /// Older than what is known (by the sender's clock, or a non-final status after a final
+    /// one), so it did not overwrite anything.
+    Stale,
+    /// Not stored because a bound was reached.
+    Dropped(DropReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The build is older than every run kept for the pipeline, which is full.
+    OldBuild,
+    TooManyStages,
+    TooManyJobs,
+}
+
+impl Effect {
+    /// A word for the log, or `None` for a normal update.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Effect::Updated => None,
+            Effect::Duplicate => Some("duplicate"),
+            Effect::Stale => Some("stale"),
+            Effect::Dropped(DropReason::OldBuild) => Some("dropped: build older than those kept"),
+            Effect::Dropped(DropReason::TooManyStages) => Some("dropped: too many stages"),
+            Effect::Dropped(DropReason::TooManyJobs) => Some("dropped: too many jobs"),
+        }
+    }
+}
+
+/// Makes room for one more element, growing by a quarter instead of doubling: with hundreds of
+/// thousands of small runs and stages, doubling's spare room would cost more than the data.
+fn grow_tight<T>(items: &mut Vec<T>) {
+    if items.len() == items.capacity() {
+        items.reserve_exact((items.len() / 4).max(1));
+    }
+}
+
+/// Shares the `Arc<str>` of names seen before, so a thousand runs of "Java Build" hold one
+/// copy. Bounded: once full it stops remembering, and later names are simply not shared.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    set: HashSet<Arc<str>>,
+}
+
+impl Names {
+    const CAPACITY: usize = 4096;
+
+    pub fn get(&mut self, raw: &str, max_chars: usize) -> Arc<str> {
+        let clean = bounded(raw, max_chars);
+        if let Some(known) = self.set.get(clean.as_ref()) {
+            return known.clone();
+        }
+        let name: Arc<str> = Arc::from(clean.as_ref());
+        if self.set.len() < Self::CAPACITY {
+            self.set.insert(name.clone());
+        }
+        name
+    }
+}
+
+/// Text from the network made safe to keep and show: control characters (escape sequences
+/// included) become `�`, and anything past `max_chars` characters is cut with `…`.
+pub fn bounded(raw: &str, max_chars: usize) -> Cow<'_, str> {
+    let too_long = raw.char_indices().nth(max_chars).map(|(at, _)| at);
+    let clean = !raw.chars().any(char::is_control);
+    if clean && too_long.is_none() {
+        return Cow::Borrowed(raw);
+    }
+    let kept = too_long.map_or(raw, |at| &raw[..at]);
+    let mut out: String = kept
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if too_long.is_some() {
+        out.pop();
+        out.push('…');
+    }
+    Cow::Owned(out)
+}
