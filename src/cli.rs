@@ -48,9 +48,29 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = body_size)]
     pub max_body: usize,
 
-    /// Print one JSON line per delivery on stdout instead of the terminal UI.
+    /// Print one JSON line per delivery on stdout instead of the terminal UI (chosen by
+    /// itself when stdout is not a terminal).
     #[arg(long)]
     pub headless: bool,
+
+    /// Feed realistic demo activity through the real, signed endpoint (with the secret given,
+    /// or a random one generated for the session).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The public address of this listener, e.g. a tunnel's URL: shown in the header as the
+    /// URL to paste into Gitee's webhook notification form.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Ring the terminal bell when a job fails.
+    #[arg(long)]
+    pub bell: bool,
+
+    /// No colours (also when the NO_COLOR environment variable is set); glyphs still tell
+    /// statuses apart.
+    #[arg(long)]
+    pub no_color: bool,
 
     /// Journal file for deliveries. NOT IMPLEMENTED YET: accepted for forward compatibility;
     /// deliveries are kept in memory only and a notice says so.

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod monitor;
 pub mod send;
 pub mod text;
+pub mod tui;
 
 /// A short, lowercase reason for an IO error, to end a sentence with: `address already in use`
 /// rather than `Address already in use (os error 98)`.

@@ -7,11 +7,14 @@ use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
 use pipetop::gitee::Verifier;
 use pipetop::gitee::signature::compact_duration;
 use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
-use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
+use pipetop::monitor::Monitor;
+use pipetop::send::{self, JobFields, Sender, TokenMode, notification_body};
+use pipetop::tui::{self, theme::Theme};
 use pipetop::{headless, io_reason};
 use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
@@ -71,7 +74,11 @@ fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
 }
 
 fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    let verifier = secret(&args.secret)?.map(|s| Verifier::new(s, args.tolerance));
+    let mut secret = secret(&args.secret)?;
+    if args.demo && secret.is_none() {
+        secret = Some(send::random_secret());
+    }
+    let verifier = secret.clone().map(|s| Verifier::new(s, args.tolerance));
     let config = ServerConfig {
         listen: args.listen,
         path: args.path,
@@ -82,9 +89,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     // Bind before anything else, so a port in use is one sentence and nothing half-started.
     let bound = server::bind(config)?;
 
-    if !args.headless && std::io::stdout().is_terminal() {
-        eprintln!("pipetop: the terminal UI is not built yet; printing JSON lines instead");
-    }
+    let interactive = !args.headless && std::io::stdout().is_terminal();
     if let Some(journal) = &args.journal {
         eprintln!(
             "pipetop: --journal {} is not implemented yet; deliveries are kept in memory only",
@@ -111,14 +116,34 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         exposure
     );
 
+    let context = tui::Context {
+        webhook_url: bound.webhook_url(),
+        public_url: args.public_url.clone(),
+        verification: bound.config().verifier.is_some(),
+        theme: Theme::from_env(args.no_color),
+    };
+    let options = tui::Options { bell: args.bell };
+    let demo_stop = Arc::new(AtomicBool::new(false));
+    if args.demo {
+        let sender = Sender::new(bound.webhook_url(), secret, TokenMode::Signature);
+        let stop = Arc::clone(&demo_stop);
+        std::thread::spawn(move || send::feed_demo(&sender, &stop));
+    }
+
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         let stop = Arc::new(Notify::new());
         let printer = tokio::spawn({
             let stop = Arc::clone(&stop);
             async move {
-                let result = headless::run(rx, tokio::io::stdout()).await;
+                let result = if interactive {
+                    tui::run(context, options, Monitor::default(), rx)
+                        .await
+                        .map_err(std::io::Error::other)
+                } else {
+                    headless::run(rx, tokio::io::stdout()).await
+                };
                 stop.notify_one();
                 result
             }
@@ -152,11 +177,16 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             Ok(Ok(Err(err))) if err.kind() == std::io::ErrorKind::BrokenPipe => {
                 eprintln!("pipetop: stdout was closed; stopped");
             }
+            Ok(Ok(Err(err))) if interactive => {
+                return Err(anyhow::anyhow!("the terminal UI failed: {err}"));
+            }
             Ok(Ok(Err(err))) => return Err(anyhow::anyhow!("cannot write to stdout: {err}")),
             Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => {}
         }
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    demo_stop.store(true, Ordering::Relaxed);
+    result
 }
 
 /// SIGINT or SIGTERM.

@@ -217,6 +217,48 @@ impl Sender {
     }
 }
 
+/// Feeds the `--demo` scenario through `sender`, on time, until `stop` is set or the listener
+/// goes away. Runs on its own thread: posting blocks, and the UI must never wait for it.
+pub fn feed_demo(sender: &Sender, stop: &std::sync::atomic::AtomicBool) {
+    use crate::demo;
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    let cycles = (0u64..).map(|n| {
+        let offset = Duration::from_secs(2) + demo::CYCLE * u32::try_from(n).unwrap_or(u32::MAX);
+        (offset, demo::cycle(n))
+    });
+    let batches = std::iter::once((Duration::ZERO, demo::history())).chain(cycles);
+    for (offset, events) in batches {
+        for event in events {
+            let due = start + offset + event.at;
+            let wait = due.saturating_duration_since(std::time::Instant::now());
+            std::thread::sleep(wait);
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            // An error means the listener is gone: nobody is left to watch the demo.
+            if sender.post(event.body.to_string().as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A random secret for a demo session, so even the demo exercises signature verification.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without OS randomness, a time-derived secret still exercises the signing path.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes[..16].copy_from_slice(&nanos.to_le_bytes());
+    }
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,11 +87,7 @@ impl Screen {
     fn webhook_url(&self) -> String {
         let text = self.wait_for("http://127.0.0.1:");
         let start = text.find("http://127.0.0.1:").unwrap();
-        text[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
+        text[start..].split_whitespace().next().unwrap().to_owned()
     }
 
     fn exit_code(&mut self) -> u32 {
@@ -194,6 +190,6 @@ fn a_forged_post_shows_as_rejected_with_its_reason() {
         .send("{}")
         .unwrap();
     assert_eq!(response.status(), 401);
-    let text = screen.wait_for("rejected");
+    let text = screen.wait_for("rejected 401");
     assert!(text.contains("401"), "{text}");
 }

@@ -680,22 +680,9 @@ impl Names {
     }
 }
 
-/// Text from the network made safe to keep and show: control characters (escape sequences
-/// included) become `�`, and anything past `max_chars` characters is cut with `…`.
-pub fn bounded(raw: &str, max_chars: usize) -> Cow<'_, str> {
-    let too_long = raw.char_indices().nth(max_chars).map(|(at, _)| at);
-    let clean = !raw.chars().any(char::is_control);
-    if clean && too_long.is_none() {
-        return Cow::Borrowed(raw);
-    }
-    let kept = too_long.map_or(raw, |at| &raw[..at]);
-    let mut out: String = kept
-        .chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-        .collect();
-    if too_long.is_some() {
-        out.pop();
-        out.push('…');
-    }
-    Cow::Owned(out)
+/// Text from the network made safe to keep and show: escape sequences, control characters and
+/// bidirectional overrides removed whole (see [`crate::text::clean`]), and anything wider than
+/// `max_width` terminal columns cut with `…`.
+pub fn bounded(raw: &str, max_width: usize) -> Cow<'_, str> {
+    crate::text::clean(raw, max_width)
 }

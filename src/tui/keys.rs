@@ -54,8 +54,8 @@ pub struct Binding {
     /// How the keys are written for people, e.g. `j/k`.
     pub label: &'static str,
     pub help: &'static str,
-    /// Shown in the footer, with this short text, when set.
-    pub footer: Option<&'static str>,
+    /// Shown in the footer as (keys, what), when set.
+    pub footer: Option<(&'static str, &'static str)>,
     pub section: Section,
     pub action: Action,
 }
@@ -96,7 +96,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('k'), Code(KeyCode::Up)],
         label: "k/↑",
         help: "move up",
-        footer: Some("move"),
+        footer: Some(("j/k", "move")),
         section: Section::Move,
         action: Action::Up,
     },
@@ -127,7 +127,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('G'), Code(KeyCode::End)],
         label: "G",
-        help: "go to the bottom (in the event log: follow new events)",
+        help: "go to the bottom; in the log: follow",
         footer: None,
         section: Section::Move,
         action: Action::Bottom,
@@ -136,7 +136,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Code(KeyCode::Tab)],
         label: "Tab",
         help: "next pane",
-        footer: Some("pane"),
+        footer: Some(("Tab", "pane")),
         section: Section::Panes,
         action: Action::FocusNext,
     },
@@ -152,14 +152,14 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Code(KeyCode::Enter), Char('l'), Code(KeyCode::Right)],
         label: "Enter",
         help: "drill in: pipeline → jobs → detail",
-        footer: Some("open"),
+        footer: Some(("Enter", "open")),
         section: Section::Panes,
         action: Action::Enter,
     },
     Binding {
         keys: &[Code(KeyCode::Esc), Char('h'), Code(KeyCode::Left)],
         label: "Esc",
-        help: "back; close an overlay; clear the search",
+        help: "back, close help, clear the search",
         footer: None,
         section: Section::Panes,
         action: Action::Back,
@@ -176,7 +176,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char(']')],
         label: "]",
         help: "newer run of the pipeline",
-        footer: Some("runs"),
+        footer: Some(("[ ]", "runs")),
         section: Section::Panes,
         action: Action::NewerRun,
     },
@@ -223,23 +223,23 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('5')],
         label: "5",
-        help: "everything else: running, waiting, unknown codes",
-        footer: Some("0-5 filter"),
+        help: "the rest: running, waiting, unknown",
+        footer: Some(("0-5", "filter")),
         section: Section::Filter,
         action: Action::Filter(StatusFilter::Other),
     },
     Binding {
         keys: &[Char('/')],
         label: "/",
-        help: "search pipelines, stages, jobs, repositories, branches, commits",
-        footer: Some("search"),
+        help: "search names, repos, branches, commits",
+        footer: Some(("/", "search")),
         section: Section::Filter,
         action: Action::Search,
     },
     Binding {
         keys: &[Char('s')],
         label: "s",
-        help: "follow the event log, or stop following",
+        help: "follow the event log, or pause it",
         footer: None,
         section: Section::Act,
         action: Action::ToggleFollow,
@@ -247,7 +247,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('o')],
         label: "o",
-        help: "open the selected job's pipelineUrl in the browser",
+        help: "open the job's pipelineUrl in a browser",
         footer: None,
         section: Section::Act,
         action: Action::Open,
@@ -255,7 +255,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('y')],
         label: "y",
-        help: "copy the selected job's pipelineUrl (OSC 52, works over SSH)",
+        help: "copy the pipelineUrl (OSC 52, over SSH too)",
         footer: None,
         section: Section::Act,
         action: Action::Copy,
@@ -264,7 +264,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('?'), Code(KeyCode::F(1))],
         label: "?/F1",
         help: "this help",
-        footer: Some("help"),
+        footer: Some(("?", "help")),
         section: Section::Act,
         action: Action::Help,
     },
@@ -272,7 +272,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Char('q'), Ctrl('c')],
         label: "q",
         help: "quit",
-        footer: Some("quit"),
+        footer: Some(("q", "quit")),
         section: Section::Act,
         action: Action::Quit,
     },
@@ -316,7 +316,10 @@ mod tests {
 
     #[test]
     fn no_key_is_bound_twice() {
-        let all: Vec<Key> = BINDINGS.iter().flat_map(|b| b.keys.iter().copied()).collect();
+        let all: Vec<Key> = BINDINGS
+            .iter()
+            .flat_map(|b| b.keys.iter().copied())
+            .collect();
         for (i, a) in all.iter().enumerate() {
             assert!(!all[i + 1..].contains(a), "{a:?} is bound twice");
         }

@@ -73,7 +73,8 @@ pub async fn run(
     let mut last_frame = Instant::now() - FRAME;
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
-            terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context))?;
+            let clock = widgets::Clock::local();
+            terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context, &clock))?;
             last_frame = Instant::now();
             dirty = false;
         }
@@ -81,12 +82,15 @@ pub async fn run(
         tokio::select! {
             ingest = rx.recv() => {
                 let Some(ingest) = ingest else { break };
-                let mut failed = monitor.apply(&ingest).new_failure;
+                let mut applied = monitor.apply(&ingest);
+                let mut failed = applied.newly_failed;
+                let mut changed = applied.changed();
                 while let Ok(more) = rx.try_recv() {
-                    failed |= monitor.apply(&more).new_failure;
+                    applied = monitor.apply(&more);
+                    failed |= applied.newly_failed;
+                    changed |= applied.changed();
                 }
-                view.settle(&monitor);
-                dirty = true;
+                dirty |= changed;
                 if failed && options.bell {
                     bell();
                 }

@@ -30,7 +30,11 @@ impl Focus {
     fn step(self, forward: bool) -> Focus {
         let i = Focus::ORDER.iter().position(|f| *f == self).unwrap_or(0);
         let n = Focus::ORDER.len();
-        Focus::ORDER[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+        Focus::ORDER[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
     }
 }
 
@@ -185,7 +189,10 @@ impl View {
 
     /// Drops an expired message; says whether the screen changed.
     pub fn expire_flash(&mut self) -> bool {
-        let expired = self.flash.as_ref().is_some_and(|(_, at)| at.elapsed() >= FLASH);
+        let expired = self
+            .flash
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() >= FLASH);
         if expired {
             self.flash = None;
         }
@@ -318,7 +325,10 @@ impl View {
             Focus::Pipelines => {
                 let count = monitor.pipeline_count(&self.filter);
                 let to = moved(self.pipeline_index(monitor), delta, count);
-                let key = monitor.pipelines(&self.filter).nth(to).map(|p| p.key().clone());
+                let key = monitor
+                    .pipelines(&self.filter)
+                    .nth(to)
+                    .map(|p| p.key().clone());
                 if key.is_some() && key != self.pipeline {
                     self.pipeline = key;
                     self.run = None;
@@ -335,7 +345,11 @@ impl View {
                 }
             }
             Focus::Detail => {
-                let to = moved(usize::from(self.detail_scroll), delta, usize::from(u16::MAX));
+                let to = moved(
+                    usize::from(self.detail_scroll),
+                    delta,
+                    usize::from(u16::MAX),
+                );
                 self.detail_scroll = u16::try_from(to).unwrap_or(u16::MAX);
             }
             Focus::Log => self.scroll_log(monitor, delta),
@@ -347,9 +361,9 @@ impl View {
         let Some(&newest) = entries.last() else {
             return;
         };
-        let at = self
-            .log_anchor
-            .map_or(entries.len() - 1, |seq| entries.partition_point(|s| *s < seq));
+        let at = self.log_anchor.map_or(entries.len() - 1, |seq| {
+            entries.partition_point(|s| *s < seq)
+        });
         let to = moved(at.min(entries.len() - 1), delta, entries.len());
         self.log_anchor = (entries[to] != newest || delta < 0).then_some(entries[to]);
     }

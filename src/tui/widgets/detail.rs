@@ -55,9 +55,9 @@ pub fn draw(
             Span::raw(format!("  {}", safe_opt(job.status_name()))),
             Span::styled(
                 format!(
-                    "  at {} ({} ago) · delivery {}",
+                    "  at {} ({}) · delivery {}",
                     clock.time_of_day(job.updated_at()),
-                    clock.ago(job.updated_at()),
+                    clock.ago_phrase(job.updated_at()),
                     job.delivery_id()
                 ),
                 theme.label(),
@@ -71,7 +71,10 @@ pub fn draw(
     if delivery.repaired {
         notes.push("body repaired by the tolerant parser".into());
     }
-    lines.push(Line::styled(format!("  {}", notes.join(" · ")), theme.label()));
+    lines.push(Line::styled(
+        format!("  {}", notes.join(" · ")),
+        theme.label(),
+    ));
 
     lines.push(Line::default());
     lines.push(Line::styled("Sources", theme.title()));
@@ -90,14 +93,21 @@ pub fn draw(
     let width = run
         .global_params()
         .iter()
-        .map(|p| p.key.as_deref().map_or(1, |k| clean_long(k).chars().count()))
+        .map(|p| {
+            p.key
+                .as_deref()
+                .map_or(1, |k| clean_long(k).chars().count())
+        })
         .max()
         .unwrap_or(0)
         .min(24);
     for param in run.global_params() {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("  {:<width$}", clean_long(param.key.as_deref().unwrap_or("—"))),
+                format!(
+                    "  {:<width$}",
+                    clean_long(param.key.as_deref().unwrap_or("—"))
+                ),
                 theme.key(),
             ),
             Span::raw(format!("  {}", safe_opt(param.value.as_deref()))),
@@ -115,13 +125,15 @@ pub fn draw(
 
 fn field(theme: Theme, name: &str, value: &str) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {name:<8}"), theme.label()),
+        Span::styled(format!("  {name:<9} "), theme.label()),
         Span::raw(value.to_owned()),
     ])
 }
 
 fn opt(value: &Option<String>) -> String {
-    value.as_deref().map_or_else(|| "—".to_owned(), |v| clean_long(v).into_owned())
+    value
+        .as_deref()
+        .map_or_else(|| "—".to_owned(), |v| clean_long(v).into_owned())
 }
 
 fn source_lines(theme: Theme, source: &Source, lines: &mut Vec<Line<'static>>) {
@@ -158,7 +170,11 @@ fn source_lines(theme: Theme, source: &Source, lines: &mut Vec<Line<'static>>) {
         Source::Other { .. } => {}
     }
     for (key, value) in source.extra() {
-        lines.push(field(theme, &format!("  {}", clean_long(key)), &value_text(value)));
+        lines.push(field(
+            theme,
+            &format!("  {}", clean_long(key)),
+            &value_text(value),
+        ));
     }
 }
 

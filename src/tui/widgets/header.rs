@@ -48,7 +48,11 @@ pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, conte
         }
         second.push(Span::styled(
             format!("{} {n} {}", glyph(status), status.word()),
-            if n == 0 { theme.dim() } else { theme.status(status) },
+            if n == 0 {
+                theme.dim()
+            } else {
+                theme.status(status)
+            },
         ));
         second.push(Span::raw("  "));
     }

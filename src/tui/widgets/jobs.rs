@@ -45,7 +45,10 @@ pub fn draw(
     let title = Line::from(vec![
         Span::styled(" Jobs ", theme.title()),
         Span::raw(format!("{} {build} ", safe(&pipeline.title()))),
-        Span::styled(format!("{} {which} ", glyph(run.status())), theme.status(run.status())),
+        Span::styled(
+            format!("{} {which} ", glyph(run.status())),
+            theme.status(run.status()),
+        ),
         Span::styled(if runs > 1 { "[ ] runs " } else { "" }, theme.label()),
     ]);
     let block = pane(title, focused, context);
@@ -53,8 +56,11 @@ pub fn draw(
     let jobs = view.jobs(monitor);
     if jobs.is_empty() {
         frame.render_widget(
-            Paragraph::new(Line::styled("No job of this run matches the filter.", theme.label()))
-                .block(block),
+            Paragraph::new(Line::styled(
+                "No job of this run matches the filter.",
+                theme.label(),
+            ))
+            .block(block),
             area,
         );
         return;
@@ -67,31 +73,38 @@ pub fn draw(
     } else {
         jobs.get(offset - 1).map(|(s, _)| s.name())
     };
-    let rows = jobs.iter().enumerate().skip(offset).take(height).map(|(i, (stage, job))| {
-        let stage_cell = if previous_stage == Some(stage.name()) {
-            String::new()
-        } else {
-            safe_opt(stage.name()).into_owned()
-        };
-        previous_stage = Some(stage.name());
-        let status = job.status();
-        let code = safe_opt(job.code());
-        let status_text = match job.status_name() {
-            Some(name) if name != code.as_ref() => format!("{} {code} {}", glyph(status), safe(name)),
-            _ => format!("{} {code}", glyph(status)),
-        };
-        let row = Row::new(vec![
-            Cell::from(stage_cell).style(theme.label()),
-            Cell::from(safe_opt(job.name()).into_owned()),
-            Cell::from(status_text).style(theme.status(status)),
-            Cell::from(clock.ago(job.updated_at())).style(theme.label()),
-        ]);
-        if i == selected {
-            row.style(theme.selected(focused))
-        } else {
-            row
-        }
-    });
+    let rows = jobs
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, (stage, job))| {
+            let stage_cell = if previous_stage == Some(stage.name()) {
+                String::new()
+            } else {
+                safe_opt(stage.name()).into_owned()
+            };
+            previous_stage = Some(stage.name());
+            let status = job.status();
+            let code = safe_opt(job.code());
+            let status_text = match job.status_name() {
+                Some(name) if !name.eq_ignore_ascii_case(&code) => {
+                    format!("{} {code} {}", glyph(status), safe(name))
+                }
+                _ => format!("{} {code}", glyph(status)),
+            };
+            let row = Row::new(vec![
+                Cell::from(stage_cell).style(theme.label()),
+                Cell::from(safe_opt(job.name()).into_owned()),
+                Cell::from(status_text).style(theme.status(status)),
+                Cell::from(clock.ago(job.updated_at())).style(theme.label()),
+            ]);
+            if i == selected {
+                row.style(theme.selected(focused))
+            } else {
+                row
+            }
+        });
     let table = Table::new(
         rows,
         [

@@ -48,7 +48,7 @@ pub fn draw(
                     let mut spans = vec![
                         time,
                         Span::styled(
-                            format!("{} {:<6} ", glyph(accepted.status), safe(code)),
+                            format!("{} {:<7} ", glyph(accepted.status), safe(code)),
                             theme.status(accepted.status),
                         ),
                         Span::raw(safe(&accepted.path()).into_owned()),
@@ -56,7 +56,11 @@ pub fn draw(
                     if let Some(build) = accepted.build {
                         spans.push(Span::styled(format!(" #{build}"), theme.label()));
                     }
-                    if let Some(name) = accepted.status_name.as_deref().filter(|n| *n != code) {
+                    if let Some(name) = accepted
+                        .status_name
+                        .as_deref()
+                        .filter(|n| !n.eq_ignore_ascii_case(code))
+                    {
                         spans.push(Span::styled(format!("  {}", safe(name)), theme.label()));
                     }
                     if let Some(note) = accepted.effect.note() {

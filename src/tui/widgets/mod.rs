@@ -43,7 +43,17 @@ impl Clock {
 
     /// `HH:MM:SS` in local time.
     fn time_of_day(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.offset).format("%H:%M:%S").to_string()
+        at.with_timezone(&self.offset)
+            .format("%H:%M:%S")
+            .to_string()
+    }
+
+    /// `just now`, `12s ago`: for sentences.
+    fn ago_phrase(&self, at: DateTime<Utc>) -> String {
+        match self.ago(at).as_str() {
+            "now" => "just now".into(),
+            short => format!("{short} ago"),
+        }
     }
 
     /// `now`, `12s`, `5m`, `3h`, `2d`: how long ago.
@@ -81,9 +91,13 @@ impl Panes {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
                     .areas(top);
-            let [jobs, detail] =
-                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
-                    .areas(right);
+            // The focused one of the two gets the larger share.
+            let jobs_share = if focus == Focus::Detail { 35 } else { 55 };
+            let [jobs, detail] = Layout::vertical([
+                Constraint::Percentage(jobs_share),
+                Constraint::Percentage(100 - jobs_share),
+            ])
+            .areas(right);
             return Panes {
                 pipelines: Some(left),
                 jobs: Some(jobs),

@@ -30,19 +30,26 @@ pub fn draw(
 
     if count == 0 {
         let lines = if monitor.pipeline_total() == 0 {
-            vec![
+            let mut lines = vec![
                 Line::styled("Waiting for the first webhook…", theme.title()),
                 Line::default(),
-                Line::raw("In Gitee Go, add a webhook notification to a job node"),
-                Line::raw("with this URL (through a tunnel for Gitee's servers):"),
+                Line::raw("Paste this URL into a Gitee Go job's"),
+                Line::raw("webhook notification (through a tunnel):"),
                 Line::styled(format!("  {}", context.webhook_url), theme.key()),
                 Line::default(),
-                Line::styled("Or try it from another terminal:", theme.label()),
+                Line::styled("Or send a test notification:", theme.label()),
                 Line::styled(
-                    format!("  pipetop send --url {} --status FAIL", context.webhook_url),
+                    format!("  pipetop send --url {}", context.webhook_url),
                     theme.label(),
                 ),
-            ]
+            ];
+            if context.verification {
+                lines.push(Line::styled(
+                    "    --secret <the same secret>",
+                    theme.label(),
+                ));
+            }
+            lines
         } else {
             vec![Line::styled(
                 "No pipeline matches the filter. Press 0 for all, Esc to clear the search.",
@@ -102,9 +109,7 @@ pub fn draw(
             Constraint::Length(4),
         ],
     )
-    .header(
-        Row::new(["status", "pipeline", "build", "stage", "upd"]).style(theme.label()),
-    )
+    .header(Row::new(["status", "pipeline", "build", "stage", "upd"]).style(theme.label()))
     .block(block);
     frame.render_widget(table, area);
 }

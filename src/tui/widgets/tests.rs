@@ -66,7 +66,11 @@ fn demo_monitor() -> Monitor {
         .enumerate()
     {
         let at = base() + Duration::from_std(event.at).unwrap();
-        monitor.apply(&delivery(i as u64 + 1, at, event.body.to_string().as_bytes()));
+        monitor.apply(&delivery(
+            i as u64 + 1,
+            at,
+            event.body.to_string().as_bytes(),
+        ));
     }
     monitor.apply(&Ingest::Rejected(Rejection {
         received_at: base() + Duration::seconds(13),
@@ -132,7 +136,7 @@ fn detail_pane_shows_all_three_source_types_and_global_params() {
     view.act(Action::Enter, &monitor);
     view.act(Action::Enter, &monitor);
     assert_eq!(view.focus, Focus::Detail);
-    let screen = render(&monitor, &view, &context(false), 120, 36);
+    let screen = render(&monitor, &view, &context(false), 120, 50);
     insta::assert_snapshot!(screen);
 }
 
@@ -144,10 +148,16 @@ fn the_byte_for_byte_doc_sample_says_its_up_params_were_repaired() {
     let mut view = View::new();
     view.act(Action::Enter, &monitor);
     view.act(Action::Enter, &monitor);
-    let screen = render(&monitor, &view, &context(true), 120, 36);
-    assert!(screen.contains("upParams as unescaped quotes, repaired"), "{screen}");
+    let screen = render(&monitor, &view, &context(true), 120, 50);
+    assert!(
+        screen.contains("upParams as unescaped quotes, repaired"),
+        "{screen}"
+    );
     assert!(screen.contains("GITEE_REPO = git/test"), "{screen}");
-    assert!(screen.contains("body repaired by the tolerant parser"), "{screen}");
+    assert!(
+        screen.contains("body repaired by the tolerant parser"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -182,8 +192,13 @@ fn hostile_names_render_as_inert_text() {
     view.act(Action::Enter, &monitor);
     view.act(Action::Enter, &monitor);
     let screen = render(&monitor, &view, &context(true), 120, 36);
-    for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}', '\u{7f}'] {
-        assert!(!screen.contains(bad), "{bad:?} reached the screen:\n{screen}");
+    for bad in [
+        '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{0}', '\u{7f}',
+    ] {
+        assert!(
+            !screen.contains(bad),
+            "{bad:?} reached the screen:\n{screen}"
+        );
     }
     assert!(screen.contains("evilnametxt.exe"), "{screen}");
     insta::assert_snapshot!(screen);
