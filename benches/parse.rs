@@ -1,6 +1,7 @@
 //! What reading one webhook body costs: the documented sample as strict JSON, the same sample
 //! as the documentation prints it (so the tolerant parser has to repair it), and a larger
-//! notification of the kind a monorepo pipeline with many sources and parameters sends.
+//! notification of the kind a monorepo pipeline with many sources and parameters sends; and,
+//! as a floor, the documented sample parsed into an untyped `serde_json::Value`.
 //!
 //! `cargo bench --bench parse`; the results are recorded in BENCHMARKS.md.
 
@@ -71,6 +72,11 @@ fn parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| b.iter(|| parse_notification(black_box(body))));
     }
+    // The floor: the same bytes into an untyped tree, so the typed parser's overhead shows.
+    group.throughput(Throughput::Bytes(DOC_SAMPLE_JSON.len() as u64));
+    group.bench_function("doc-sample.json as serde_json::Value (reference)", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(DOC_SAMPLE_JSON)))
+    });
     group.finish();
 }
 

@@ -4,8 +4,8 @@
 //! loopback URL, each with its own timestamp and body (pipelines, stages, jobs, builds and
 //! statuses vary the way a busy fleet's do), for a bounded time, and reports accepted
 //! requests per second, refusals, errors and latency percentiles. With `--rate` it paces the
-//! whole run at a fixed number of events per second and measures each latency from the moment
-//! the request was due, so a stalled receiver cannot hide its stall (no coordinated omission).
+//! whole run at a fixed number of events per second, and a request held back by a slow
+//! response counts its latency from the moment it was due (no coordinated omission).
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --url http://127.0.0.1:8787/webhook --secret s \
@@ -317,15 +317,20 @@ async fn connection(plan: Arc<Plan>, index: u64, first_due: Instant) -> Tally {
     let mut due = first_due;
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     loop {
-        // Paced requests count their latency from when they were due, not from when sent.
+        // A paced request that is late because the previous response was slow counts its
+        // latency from when it was due, so a stalled receiver cannot hide its stall; one that
+        // waited for its turn counts from when it actually went, so the generator's own timer
+        // lag (up to a millisecond in tokio) is not charged to the receiver.
         let sent_at = match plan.interval {
             Some(interval) => {
                 let this = due;
                 due += interval;
-                if this < plan.stop_at {
+                if Instant::now() < this && this < plan.stop_at {
                     tokio::time::sleep_until(this).await;
+                    Instant::now()
+                } else {
+                    this
                 }
-                this
             }
             None => Instant::now(),
         };
