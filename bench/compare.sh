@@ -107,7 +107,7 @@ else
     mode="no journal"
 fi
 
-say "$(nproc) CPUs; $CONNECTIONS connections, $DURATION after $WARMUP warm-up, ${RATE:-unpaced}, $ROUNDS rounds; results in $RESULTS"
+say "$(nproc) CPUs; $CONNECTIONS connections, $DURATION after $WARMUP warm-up, ${RATE:+paced at }${RATE:-unpaced}${RATE:+/s}, $ROUNDS rounds; results in $RESULTS"
 for round in $(seq "$ROUNDS"); do
     start_server "$BARE_PORT" "$RESULTS/bare-$round.log" \
         target/release/examples/bare --listen "127.0.0.1:$BARE_PORT" --path /webhook
