@@ -1,0 +1,84 @@
+//! What reading one webhook body costs: the documented sample as strict JSON, the same sample
+//! as the documentation prints it (so the tolerant parser has to repair it), and a larger
+//! notification of the kind a monorepo pipeline with many sources and parameters sends; and,
+//! as a floor, the documented sample parsed into an untyped `serde_json::Value`.
+//!
+//! `cargo bench --bench parse`; the results are recorded in BENCHMARKS.md.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use pipetop::gitee::parse_notification;
+use serde_json::json;
+use std::hint::black_box;
+
+const DOC_SAMPLE_JSON: &[u8] = include_bytes!("../tests/fixtures/doc-sample.json");
+const DOC_SAMPLE_TXT: &[u8] = include_bytes!("../tests/fixtures/doc-sample.txt");
+
+/// A notification about ten times the documented sample: several upstream pipelines, each
+/// with a real `upParams` string, artifacts, and forty global parameters with Chinese text.
+fn large_payload() -> Vec<u8> {
+    let mut sources = vec![json!({
+        "sourceType": "GITEE_GO",
+        "repoPath": "acme-platform/payments-monorepo",
+        "branch": "release/2026.11",
+        "commitId": "c2a64f66a9536200f9dc464427e793c3444b1113",
+    })];
+    for n in 0..6 {
+        let up = json!({
+            "GITEE_REPO": format!("acme-platform/service-{n}"),
+            "GITEE_BRANCH": "master",
+            "GITEE_COMMIT": format!("{n:040x}"),
+            "GITEE_PIPELINE_NAME": format!("service-{n}-build"),
+            "DEPLOY_ENV": "staging",
+        });
+        sources.push(json!({
+            "sourceType": "PIPELINE",
+            "buildNumber": 1000 + n,
+            "upParams": up.to_string(),
+        }));
+        sources.push(json!({
+            "sourceType": "CODE_LEVEL_ARTIFACT",
+            "artifactRepo": "default",
+            "artifactVersion": format!("v2.{n}.17-rc.3"),
+        }));
+    }
+    let global_params: Vec<_> = (0..40)
+        .map(|n| json!({ "key": format!("PARAM_{n}"), "value": format!("值-{n}-staging-华东-2") }))
+        .collect();
+    let body = json!({
+        "job": {
+            "pipelineId": 255039,
+            "pipelineName": "payments-monorepo 发布流水线",
+            "stageName": "集成测试",
+            "jobName": "contract-tests (shard 3/8)",
+            "buildNumber": 4217,
+            "statusCode": "FAIL",
+            "statusName": "失败",
+            "pipelineUrl": "https://e.gitee.com/acme/projects/210455/pipelines/255039/history/426411/stages/741137/jobs/1018636?buildNumber=4217",
+        },
+        "sources": sources,
+        "globalParams": global_params,
+    });
+    body.to_string().into_bytes()
+}
+
+fn parse(c: &mut Criterion) {
+    let large = large_payload();
+    let mut group = c.benchmark_group("parse");
+    for (name, body) in [
+        ("doc-sample.json (strict)", DOC_SAMPLE_JSON),
+        ("doc-sample.txt (tolerant)", DOC_SAMPLE_TXT),
+        ("large (strict)", large.as_slice()),
+    ] {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| b.iter(|| parse_notification(black_box(body))));
+    }
+    // The floor: the same bytes into an untyped tree, so the typed parser's overhead shows.
+    group.throughput(Throughput::Bytes(DOC_SAMPLE_JSON.len() as u64));
+    group.bench_function("doc-sample.json as serde_json::Value (reference)", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(DOC_SAMPLE_JSON)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);
