@@ -503,7 +503,7 @@ impl Fleet {
         // Builds advance slowly per pipeline; a few runs of each are live at once.
         let build = 100 + (unix_millis() / 20_000) % 1000 + self.next() % 3;
         let commit = (self.next(), self.next(), self.next() as u32);
-        let upstream = self.next() % 10 == 0;
+        let upstream = self.next().is_multiple_of(10);
 
         let body = &mut self.body;
         body.clear();

@@ -257,7 +257,7 @@ fn event(
         Sources::Repo(repo) => json!([{
             "sourceType": "GITEE_GO",
             "repoPath": repo,
-            "branch": if build % 3 == 0 { "release/2.4" } else { "master" },
+            "branch": if build.is_multiple_of(3) { "release/2.4" } else { "master" },
             "commitId": &commit[..40],
         }]),
         Sources::Upstream => json!([
@@ -307,7 +307,7 @@ fn event(
             "sources": sources,
             "globalParams": [
                 { "key": "ENV", "value": if script.name.contains("release") { "production" } else { "staging" } },
-                { "key": "TRIGGER", "value": if build % 2 == 0 { "push" } else { "schedule" } },
+                { "key": "TRIGGER", "value": if build.is_multiple_of(2) { "push" } else { "schedule" } },
             ],
         }),
     }

@@ -315,6 +315,20 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_names_every_key_in_the_table() {
+        let readme = include_str!("../../README.md");
+        for binding in BINDINGS {
+            for key in binding.label.split('/') {
+                assert!(
+                    readme.contains(&format!("`{key}`")),
+                    "README.md does not mention `{key}` ({})",
+                    binding.help
+                );
+            }
+        }
+    }
+
+    #[test]
     fn no_key_is_bound_twice() {
         let all: Vec<Key> = BINDINGS
             .iter()
