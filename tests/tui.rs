@@ -193,3 +193,47 @@ fn a_forged_post_shows_as_rejected_with_its_reason() {
     let text = screen.wait_for("rejected 401");
     assert!(text.contains("401"), "{text}");
 }
+
+#[test]
+fn the_demo_fills_the_screen_at_once() {
+    let mut screen = Screen::start(&["--listen", "127.0.0.1:0", "--demo", "--no-journal"]);
+    let text = screen.wait_until("every demo pipeline", |s| {
+        [
+            "api-gateway",
+            "payment-service",
+            "release-train",
+            "infra-terraform",
+        ]
+        .iter()
+        .all(|name| s.contains(name))
+    });
+    assert!(text.contains("signatures verified"), "{text}");
+    assert!(
+        !text.contains("rejected 401"),
+        "the demo's own posts were refused:\n{text}"
+    );
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_exits_cleanly() {
+    let mut screen = Screen::start(&["--listen", "127.0.0.1:0", "--no-journal"]);
+    screen.wait_for("Waiting for the first webhook");
+    assert!(screen.parser.lock().unwrap().screen().alternate_screen());
+    let pid = screen.child.process_id().expect("pipetop's pid");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert_eq!(screen.exit_code(), 0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while screen.parser.lock().unwrap().screen().alternate_screen() {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal was left in the alternate screen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
