@@ -2,26 +2,24 @@
 //! pipelineUrl, every source (repository, upstream pipeline and its parameters, artifact, or any
 //! other type's fields), and the globalParams. Long text wraps here, and only here.
 
-use super::{Clock, Context, pane, safe_opt};
+use super::{Scene, pane, safe_opt};
 use crate::gitee::{Source, UpParams};
-use crate::monitor::Monitor;
 use crate::text::clean_long;
 use crate::tui::theme::{Theme, glyph};
-use crate::tui::view::{Focus, View};
+use crate::tui::view::Focus;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
 
-pub fn draw(
-    frame: &mut Frame,
-    area: Rect,
-    monitor: &Monitor,
-    view: &View,
-    context: &Context,
-    clock: &Clock,
-) {
+pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
+    let Scene {
+        monitor,
+        view,
+        context,
+        clock,
+    } = *scene;
     let theme = context.theme;
     let focused = view.focus == Focus::Detail;
     let block = pane(Line::styled(" Detail ", theme.title()), focused, context);

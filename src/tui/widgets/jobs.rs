@@ -1,23 +1,21 @@
 //! The jobs of the selected pipeline's run, grouped by stage in the order stages were first
 //! seen. `[` and `]` step through the pipeline's older and newer runs.
 
-use super::{Clock, Context, pane, safe, safe_opt, scroll_offset};
-use crate::monitor::Monitor;
+use super::{Scene, pane, safe, safe_opt, scroll_offset};
 use crate::tui::theme::glyph;
-use crate::tui::view::{Focus, View};
+use crate::tui::view::Focus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
-pub fn draw(
-    frame: &mut Frame,
-    area: Rect,
-    monitor: &Monitor,
-    view: &View,
-    context: &Context,
-    clock: &Clock,
-) {
+pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
+    let Scene {
+        monitor,
+        view,
+        context,
+        clock,
+    } = *scene;
     let theme = context.theme;
     let focused = view.focus == Focus::Jobs;
     let Some((pipeline, run)) = view.run(monitor) else {

@@ -1,23 +1,22 @@
 //! The event log: every delivery, accepted or rejected, newest at the bottom. It follows new
 //! entries until the user scrolls up; `G` or `s` follows again.
 
-use super::{Clock, Context, pane, safe};
-use crate::monitor::{LogEvent, Monitor};
+use super::{Scene, pane, safe};
+use crate::monitor::LogEvent;
 use crate::tui::theme::glyph;
-use crate::tui::view::{Focus, View};
+use crate::tui::view::Focus;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-pub fn draw(
-    frame: &mut Frame,
-    area: Rect,
-    monitor: &Monitor,
-    view: &View,
-    context: &Context,
-    clock: &Clock,
-) {
+pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
+    let Scene {
+        monitor,
+        view,
+        context,
+        clock,
+    } = *scene;
     let theme = context.theme;
     let focused = view.focus == Focus::Log;
     let state = if view.follows_log() {

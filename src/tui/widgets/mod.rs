@@ -142,8 +142,23 @@ impl Panes {
     }
 }
 
+/// What every pane draws from.
+#[derive(Clone, Copy)]
+pub struct Scene<'a> {
+    pub monitor: &'a Monitor,
+    pub view: &'a View,
+    pub context: &'a Context,
+    pub clock: &'a Clock,
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context, clock: &Clock) {
+    let scene = Scene {
+        monitor,
+        view,
+        context,
+        clock,
+    };
     let area = frame.area();
     let theme = context.theme;
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -167,16 +182,16 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
 
     let panes = Panes::layout(body, view.focus);
     if let Some(area) = panes.pipelines {
-        pipelines::draw(frame, area, monitor, view, context, clock);
+        pipelines::draw(frame, area, &scene);
     }
     if let Some(area) = panes.jobs {
-        jobs::draw(frame, area, monitor, view, context, clock);
+        jobs::draw(frame, area, &scene);
     }
     if let Some(area) = panes.detail {
-        detail::draw(frame, area, monitor, view, context, clock);
+        detail::draw(frame, area, &scene);
     }
     if let Some(area) = panes.log {
-        log::draw(frame, area, monitor, view, context, clock);
+        log::draw(frame, area, &scene);
     }
     draw_footer(frame, footer_area, view, context);
     if view.help {

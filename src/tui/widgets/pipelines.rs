@@ -1,24 +1,22 @@
 //! The pipelines table: each pipeline's latest run at a glance, failures standing out. Only the
 //! visible rows are built, so the cost follows the screen, not the number of pipelines.
 
-use super::{Clock, Context, pane, safe, scroll_offset};
+use super::{Scene, pane, safe, scroll_offset};
 use crate::gitee::Status;
-use crate::monitor::Monitor;
 use crate::tui::theme::glyph;
-use crate::tui::view::{Focus, View};
+use crate::tui::view::Focus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-pub fn draw(
-    frame: &mut Frame,
-    area: Rect,
-    monitor: &Monitor,
-    view: &View,
-    context: &Context,
-    clock: &Clock,
-) {
+pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
+    let Scene {
+        monitor,
+        view,
+        context,
+        clock,
+    } = *scene;
     let theme = context.theme;
     let focused = view.focus == Focus::Pipelines;
     let count = monitor.pipeline_count(&view.filter);
