@@ -80,8 +80,9 @@ pub struct Panes {
 
 impl Panes {
     /// Wide terminals show all four panes; narrower ones stack fewer, always keeping the
-    /// focused pane; the smallest show only the focused pane.
-    pub fn layout(body: Rect, focus: Focus) -> Panes {
+    /// focused pane; the smallest show only the focused pane. The jobs pane is as tall as the
+    /// run's `jobs` need (within bounds), so the detail pane gets the rest.
+    pub fn layout(body: Rect, focus: Focus, jobs: usize) -> Panes {
         let wide = body.width >= 100;
         let tall = body.height >= 20;
         if wide && tall {
@@ -91,11 +92,15 @@ impl Panes {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
                     .areas(top);
-            // The focused one of the two gets the larger share.
-            let jobs_share = if focus == Focus::Detail { 35 } else { 55 };
+            let most = if focus == Focus::Detail {
+                right.height * 35 / 100
+            } else {
+                right.height * 60 / 100
+            };
+            let wanted = u16::try_from(jobs).unwrap_or(u16::MAX).saturating_add(3);
             let [jobs, detail] = Layout::vertical([
-                Constraint::Percentage(jobs_share),
-                Constraint::Percentage(100 - jobs_share),
+                Constraint::Length(wanted.clamp(5, most.max(5))),
+                Constraint::Min(0),
             ])
             .areas(right);
             return Panes {
@@ -180,7 +185,7 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
     .areas(area);
     header::draw(frame, header_area, monitor, view, context);
 
-    let panes = Panes::layout(body, view.focus);
+    let panes = Panes::layout(body, view.focus, view.jobs(monitor).len());
     if let Some(area) = panes.pipelines {
         pipelines::draw(frame, area, &scene);
     }
