@@ -32,20 +32,26 @@ shot() {
   echo "wrote $out/$name.png"
 }
 
+# One key at a time: an Escape followed at once by another key reads as Alt+key.
+keys() {
+  for key in "$@"; do
+    tmux send-keys -t "$session" "$key"
+    sleep 0.2
+  done
+}
+
 # The demo replays one finished build per pipeline at once, then starts live builds.
 sleep 9
 shot overview
 
-tmux send-keys -t "$session" 1
-tmux send-keys -t "$session" Enter
-tmux send-keys -t "$session" Enter
+keys 1 Enter Enter
 shot failures-detail
 
-tmux send-keys -t "$session" Escape Escape 0 '?'
+keys Escape Escape 0 '?'
 shot help
 
-tmux send-keys -t "$session" Escape /
+keys Escape /
 tmux send-keys -t "$session" -l 'release'
 shot search
 
-tmux send-keys -t "$session" q
+keys Enter q
