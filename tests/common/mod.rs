@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +16,25 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_pipetop");
 pub const WAIT: Duration = Duration::from_secs(15);
 pub const SECRET: &str = "123654";
 
-/// The binary, with no secret leaking in from the environment running the tests.
+/// The binary, with no secret leaking in from the environment running the tests, and a
+/// state directory of its own, so its default journal is fresh and never the user's.
 pub fn pipetop() -> Command {
     let mut command = Command::new(BIN);
-    command.env_remove("PIPETOP_SECRET");
     command
+        .env_remove("PIPETOP_SECRET")
+        .env("XDG_STATE_HOME", scratch_dir("state"));
+    command
+}
+
+/// A new, empty directory under the test target's scratch space.
+pub fn scratch_dir(what: &str) -> std::path::PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
 }
 
 /// Runs a command that must end by itself, failing the test if it does not.
