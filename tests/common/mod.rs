@@ -149,6 +149,21 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the process outright (SIGKILL), as a crash or a power cut would stop it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill pipetop");
+        self.child.wait().expect("wait for pipetop");
+    }
+
+    /// The next line on stderr after the start line.
+    pub fn next_notice(&self) -> String {
+        self.stderr
+            .recv_timeout(WAIT)
+            .expect("a line on stderr in time")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -196,25 +211,35 @@ pub fn agent() -> ureq::Agent {
 
 /// Sends one request with the given headers.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    try_request(method, url, headers, body).expect("an answer")
+}
+
+/// Sends one request; `None` when no answer came (the server went away).
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Reply> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
     let request = builder.body(body.to_vec()).expect("a valid request");
-    let mut response = agent().run(request).expect("an answer");
+    let mut response = agent().run(request).ok()?;
     let allow = response
         .headers()
         .get("allow")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().expect("a body");
+    let text = response.body_mut().read_to_string().ok()?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
+    Some(Reply {
         status,
         allow,
         body,
-    }
+    })
 }
 
 /// A POST signed with `secret` at `timestamp`.
