@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = text.splitn(3, '\n');
     let token = parts.next().filter(|t| !t.is_empty());
     let timestamp = parts.next();
-    let now_ms: u64 = parts.next().and_then(|n| n.trim().parse().ok()).unwrap_or(1_672_135_206_524);
+    let now_ms: u64 = parts
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(1_672_135_206_524);
     let now = UNIX_EPOCH
         .checked_add(Duration::from_millis(now_ms))
         .unwrap_or(UNIX_EPOCH);
