@@ -54,7 +54,7 @@ pub struct WatchArgs {
     pub headless: bool,
 
     /// Feed realistic demo activity through the real, signed endpoint (with the secret given,
-    /// or a random one generated for the session).
+    /// or a random one generated for the session). Keeps no journal unless --journal is given.
     #[arg(long)]
     pub demo: bool,
 
@@ -72,14 +72,38 @@ pub struct WatchArgs {
     #[arg(long)]
     pub no_color: bool,
 
-    /// Journal file for deliveries. NOT IMPLEMENTED YET: accepted for forward compatibility;
-    /// deliveries are kept in memory only and a notice says so.
+    /// With --headless: print the journal's history as JSON lines before live deliveries.
+    /// Without it, headless output is live deliveries only, so a script never sees one twice.
+    #[arg(long, conflicts_with = "no_journal")]
+    pub replay: bool,
+
+    /// Journal file: every accepted delivery is appended and synced before it is answered, and
+    /// read back on start. Default: journal.jsonl in the user's state directory
+    /// (~/.local/state/pipetop on Linux).
     #[arg(long, value_name = "FILE", conflicts_with = "no_journal")]
     pub journal: Option<PathBuf>,
 
-    /// Keep no journal. Today this is what always happens: durable storage is not built yet.
+    /// Past this size the journal is renamed to FILE.1 (replacing the older one) and a new one
+    /// is started, so at most about twice this is kept.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = journal_size)]
+    pub journal_max: u64,
+
+    /// Keep nothing on disk: deliveries live in memory only and a restart starts empty.
     #[arg(long)]
     pub no_journal: bool,
+
+    /// How long a client may take to send its request headers; also how long an idle
+    /// connection stays open.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub header_timeout: Duration,
+
+    /// How long a client may take to send a request body once its headers are in.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub body_timeout: Duration,
+
+    /// Connections served at once; further ones wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Where the shared secret comes from. With none, verification is off.
@@ -205,6 +229,17 @@ fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| format!("{err}; e.g. 5m, 90s or 1h"))
 }
 
+fn journal_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a size such as 64MiB, 1GiB or 1000000".to_owned())?;
+    match size.as_u64() {
+        0 => Err("the size must be at least one byte".into()),
+        bytes => Ok(bytes),
+    }
+}
+
 fn body_size(text: &str) -> Result<usize, String> {
     let size: bytesize::ByteSize = text
         .trim()
@@ -273,6 +308,14 @@ mod tests {
         assert_eq!(cli.watch.path, "/webhook");
         assert_eq!(cli.watch.tolerance, Duration::from_secs(300));
         assert_eq!(cli.watch.max_body, 1024 * 1024);
+        assert_eq!(cli.watch.journal_max, 64 * 1024 * 1024);
+        assert_eq!(cli.watch.header_timeout, Duration::from_secs(10));
+        assert_eq!(cli.watch.body_timeout, Duration::from_secs(30));
+        assert_eq!(cli.watch.max_connections, 256);
+        assert!(!cli.watch.replay && !cli.watch.no_journal);
+        assert!(Cli::try_parse_from(["pipetop", "--no-journal", "--journal", "x"]).is_err());
+        assert!(Cli::try_parse_from(["pipetop", "--no-journal", "--replay"]).is_err());
+        assert!(Cli::try_parse_from(["pipetop", "--max-connections", "0"]).is_err());
         let cli = Cli::try_parse_from(["pipetop", "send"]).unwrap();
         let Some(Command::Send(send)) = cli.command else {
             panic!("expected send");

@@ -3,7 +3,8 @@
 //! Accepted: `{"type":"accepted","id":1,"received_at":"…","sent_at":"…","auth":"signature",
 //! "repaired":false,"notification":{…}}` (`sent_at` only when the sender's timestamp parsed).
 //! Rejected: `{"type":"rejected","received_at":"…","status":401,"reason":"…","peer":"…"}`.
-//! Each line is flushed at once so a pipe reader sees it while the pipeline is still running.
+//! Lines are flushed as soon as nothing else is queued, so a pipe reader sees each one while the
+//! pipeline is still running, and a burst (a replayed history) costs one flush, not one each.
 //! Nothing else is written here; human messages go to stderr.
 
 use crate::ingest::Ingest;
@@ -18,15 +19,29 @@ pub fn line(ingest: &Ingest) -> String {
     })
 }
 
+/// How much is gathered into one write while values are queued.
+const BATCH_BYTES: usize = 256 * 1024;
+
+fn append(text: &mut String, ingest: &Ingest) {
+    text.push_str(&line(ingest));
+    text.push('\n');
+}
+
 /// Writes every value from `rx` until the channel closes (the server has stopped and every
 /// value it sent is written), or until writing fails.
 pub async fn run<W: AsyncWrite + Unpin>(
     mut rx: mpsc::Receiver<Ingest>,
     mut out: W,
 ) -> std::io::Result<()> {
+    let mut text = String::new();
     while let Some(ingest) = rx.recv().await {
-        let mut text = line(&ingest);
-        text.push('\n');
+        text.clear();
+        append(&mut text, &ingest);
+        while text.len() < BATCH_BYTES
+            && let Ok(more) = rx.try_recv()
+        {
+            append(&mut text, &more);
+        }
         out.write_all(text.as_bytes()).await?;
         out.flush().await?;
     }

@@ -6,9 +6,13 @@ use clap::Parser as _;
 use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
 use pipetop::gitee::Verifier;
 use pipetop::gitee::signature::compact_duration;
+use pipetop::ingest::handoff::{Handoff, Setup};
+use pipetop::ingest::journal::{self, Journal};
+use pipetop::ingest::replay::{self, Progress};
 use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
 use pipetop::monitor::Monitor;
 use pipetop::send::{self, JobFields, Sender, TokenMode, notification_body};
+use pipetop::text::clean_long;
 use pipetop::tui::{self, theme::Theme};
 use pipetop::{headless, io_reason};
 use std::io::{IsTerminal as _, Read as _};
@@ -16,7 +20,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// How long requests still in flight may take once a shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -84,17 +88,45 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         path: args.path,
         verifier,
         max_body: args.max_body,
-        first_id: 1,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections as usize,
     };
     // Bind before anything else, so a port in use is one sentence and nothing half-started.
     let bound = server::bind(config)?;
 
+    // Open the journal before saying we listen: an unusable one is one sentence and exit 1.
+    // Fingerprints from two windows back are enough to catch a redelivery across a restart.
+    let window = args.tolerance;
+    let since = chrono::Utc::now()
+        - chrono::TimeDelta::from_std(window.saturating_mul(2)).unwrap_or_default();
+    // The demo's made-up pipelines stay out of the user's real history unless asked for.
+    let opened = if args.no_journal || (args.demo && args.journal.is_none()) {
+        None
+    } else {
+        let path = match args.journal {
+            Some(path) => path,
+            None => journal::default_path()?,
+        };
+        Some(Journal::open(&path, args.journal_max, since)?)
+    };
+
     let interactive = !args.headless && std::io::stdout().is_terminal();
-    if let Some(journal) = &args.journal {
-        eprintln!(
-            "pipetop: --journal {} is not implemented yet; deliveries are kept in memory only",
-            journal.display()
-        );
+    match &opened {
+        Some(opened) => {
+            for warning in &opened.warnings {
+                eprintln!("pipetop: {}", clean_long(warning));
+            }
+            eprintln!(
+                "pipetop: journal {} (last id {}; rotates past {})",
+                clean_long(&opened.journal.path().display().to_string()),
+                opened.last_id,
+                bytesize::ByteSize::b(opened.journal.max_size())
+                    .display()
+                    .iec()
+            );
+        }
+        None => eprintln!("pipetop: no journal: deliveries are kept in memory only"),
     }
     let verification = match &bound.config().verifier {
         Some(v) => format!(
@@ -133,12 +165,46 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let (journal, history, first_id, recent) = match opened {
+            Some(opened) => (
+                Some(opened.journal),
+                opened.history,
+                opened.last_id + 1,
+                opened.recent,
+            ),
+            None => (None, Default::default(), 1, Vec::new()),
+        };
+        // The screen always shows the history. Headless output is live deliveries only unless
+        // --replay asks for the history too, so a script never sees a delivery twice.
+        let mut loading = None;
+        let out = if (interactive || args.replay) && !history.is_empty() {
+            let (live_tx, live_rx) = mpsc::channel(CHANNEL_CAPACITY);
+            let (progress_tx, progress_rx) = watch::channel(Progress::default());
+            replay::feed(history, live_rx, tx, progress_tx)
+                .context("cannot start reading the journal")?;
+            if interactive {
+                loading = Some(progress_rx);
+            } else {
+                tokio::spawn(report_replay(progress_rx));
+            }
+            live_tx
+        } else {
+            tx
+        };
+        let (handoff, stopped) = Handoff::start(Setup {
+            out,
+            journal,
+            first_id,
+            window,
+            recent,
+        });
+
         let stop = Arc::new(Notify::new());
         let printer = tokio::spawn({
             let stop = Arc::clone(&stop);
             async move {
                 let result = if interactive {
-                    tui::run(context, options, Monitor::default(), rx)
+                    tui::run(context, options, Monitor::default(), rx, loading)
                         .await
                         .map_err(std::io::Error::other)
                 } else {
@@ -159,7 +225,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 stopping.notify_one();
             }
         };
-        let serving = bound.serve(tx, shutdown);
+        let serving = bound.serve(handoff, shutdown);
         tokio::pin!(serving);
         // A client that never finishes its request must not keep pipetop from exiting.
         let grace = async {
@@ -173,6 +239,10 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 SHUTDOWN_GRACE.as_secs()
             ),
         }
+        // Every batch was synced before it was answered; waiting for the writer makes sure
+        // the last one has been, and lets go of the channel so the printer can finish.
+        let writer = tokio::task::spawn_blocking(move || stopped.wait());
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
         match tokio::time::timeout(SHUTDOWN_GRACE, printer).await {
             Ok(Ok(Err(err))) if err.kind() == std::io::ErrorKind::BrokenPipe => {
                 eprintln!("pipetop: stdout was closed; stopped");
@@ -187,6 +257,25 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     });
     demo_stop.store(true, Ordering::Relaxed);
     result
+}
+
+/// Says on stderr how loading the history went, once it is done.
+async fn report_replay(mut progress: watch::Receiver<Progress>) {
+    let Ok(done) = progress.wait_for(|p| p.done).await else {
+        return;
+    };
+    let done = done.clone();
+    for reason in &done.skipped {
+        eprintln!("pipetop: {}", clean_long(reason));
+    }
+    let unlisted = done.skipped_total.saturating_sub(done.skipped.len() as u64);
+    if unlisted > 0 {
+        eprintln!("pipetop: {unlisted} more journal lines could not be read; skipped them");
+    }
+    eprintln!(
+        "pipetop: replayed {} deliveries from the journal",
+        done.entries
+    );
 }
 
 /// SIGINT or SIGTERM.

@@ -294,4 +294,35 @@ mod tests {
         let parsed = parse_notification(b"\xEF\xBB\xBF{\"job\":null}").unwrap();
         assert!(!parsed.repaired());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes that look like JSON often enough to reach the repair path.
+        fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..512),
+                r#"[{}\[\]":,/* \n\\a-zA-Z0-9.\-]{0,256}"#.prop_map(String::into_bytes),
+                r#"\{"(job|sources|upParams|globalParams)":[{}\[\]":,/ \na-z0-9]{0,128}\}"#
+                    .prop_map(String::into_bytes),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_bytes_give_a_notification_or_one_sentence(body in jsonish()) {
+                match parse_notification(&body) {
+                    Ok(_) => {}
+                    Err(err) => {
+                        let text = err.to_string();
+                        prop_assert!(!text.is_empty());
+                        prop_assert!(!text.contains('\n'), "{}", text);
+                    }
+                }
+            }
+        }
+    }
 }

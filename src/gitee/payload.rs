@@ -362,7 +362,7 @@ impl Serialize for Source {
 /// How `upParams` arrived. The Chinese documentation encodes the object as a JSON string, the
 /// English one prints it with unescaped quotes; a real object is also plausible. Which one was
 /// seen is kept so the UI can say so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpParamsForm {
     /// A string holding JSON: `"{\"GITEE_REPO\":...}"`.

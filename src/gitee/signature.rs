@@ -305,4 +305,30 @@ mod tests {
         assert_eq!(compact_duration(Duration::from_secs(3600)), "1h");
         assert_eq!(compact_duration(Duration::from_secs(7325)), "2h2m5s");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_headers_are_judged_without_panicking_or_leaking(
+                token in proptest::option::of(".{0,64}"),
+                timestamp in proptest::option::of(prop_oneof![".{0,24}", "[0-9]{0,20}"]),
+                now_ms in any::<u64>(),
+                tolerance_ms in any::<u64>(),
+            ) {
+                let secret = "pipetop-secret-κ";
+                let v = Verifier::new(secret, Duration::from_millis(tolerance_ms));
+                let now = UNIX_EPOCH.checked_add(Duration::from_millis(now_ms)).unwrap_or(UNIX_EPOCH);
+                if let Err(err) = v.verify(token.as_deref(), timestamp.as_deref(), now) {
+                    let text = err.to_string();
+                    prop_assert!(!text.contains(secret), "{}", text);
+                    prop_assert!(!text.contains('\n'));
+                }
+            }
+        }
+    }
 }

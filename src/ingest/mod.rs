@@ -2,6 +2,10 @@
 //!
 //! Every request that reaches the webhook path, accepted or not, becomes one [`Ingest`] on a
 //! single tokio channel. The TUI and the headless printer both consume that channel.
+//!
+//! On start, the journal's history can be put on that channel first ([`replay::feed`]), as
+//! ordinary [`Ingest::Accepted`] values with the ids they were stored with: a consumer tells
+//! history from live traffic by `id < first live id` if it cares, and needs no other case.
 
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
@@ -9,6 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub mod guard;
+pub mod handoff;
+pub mod journal;
+pub mod replay;
 pub mod server;
 
 /// What the receiver hands on, in the order the requests were answered.

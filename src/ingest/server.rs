@@ -4,21 +4,29 @@
 //! before anything else starts, and `127.0.0.1:0` can be bound and its real port read back.
 //!
 //! A POST to the webhook path goes through, in order: the `Content-Length` limit (refused before
-//! any body is read), the signature, reading the body up to the limit, and the parser. Each
-//! refusal is answered with a status and one sentence and is also sent on as
-//! [`Ingest::Rejected`]. An accepted delivery is answered 200 only after [`Handoff::accept`]
-//! has put it on the channel: that is the one place where it becomes the receiver's
-//! responsibility.
+//! any body is read), the signature, reading the body up to the limit and within the body
+//! timeout, the parser, and [`Handoff::accept`], which turns away redeliveries and reused
+//! signatures and answers only once the delivery is on disk and on the channel. Each refusal is
+//! answered with a status and one sentence and is also sent on as [`Ingest::Rejected`].
+//!
+//! Connections are served by hyper directly rather than `axum::serve`, for what a listener
+//! facing the internet needs: a header read timeout (which also closes idle keep-alive
+//! connections), a bound on concurrent connections (the accept loop waits for a free slot, so
+//! excess connections queue in the kernel instead of costing memory here), and a graceful stop
+//! that finishes the requests in flight.
 
-use super::{Delivery, Ingest, Rejection};
-use crate::gitee::{Auth, Notification, Verifier, parse_notification};
+use super::guard::Fingerprint;
+use super::handoff::{Accepted, Handoff, HandoffError};
+use super::{Ingest, Rejection};
+use crate::gitee::{Auth, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use std::borrow::Cow;
 use std::future::Future;
@@ -26,8 +34,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
-use tokio::sync::{Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Semaphore;
+use tower_service::Service as _;
+
+pub use super::handoff::{Draft, Setup};
 
 /// Enough room that a burst of notifications never waits on a busy consumer; when it is full,
 /// requests wait (they are never dropped).
@@ -46,13 +57,20 @@ pub struct ServerConfig {
     pub verifier: Option<Verifier>,
     /// Largest body accepted, in bytes.
     pub max_body: usize,
-    /// The id the next accepted delivery gets; a journal that replays earlier deliveries
-    /// resumes after the last id it holds.
-    pub first_id: u64,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, once its headers are in.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
     pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
     /// The defaults of the command line, listening on `listen`.
     pub fn new(listen: SocketAddr) -> ServerConfig {
@@ -61,7 +79,9 @@ impl ServerConfig {
             path: "/webhook".into(),
             verifier: None,
             max_body: Self::DEFAULT_MAX_BODY,
-            first_id: 1,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -127,35 +147,70 @@ impl Bound {
     }
 
     /// Answers requests until `shutdown` completes, then finishes the requests in flight.
-    /// Every outcome is sent on `tx`; an accepted delivery is answered only once it is there.
+    /// Accepted deliveries go through `handoff`; refusals are sent on its channel too.
     pub async fn serve(
         self,
-        tx: mpsc::Sender<Ingest>,
+        handoff: Handoff,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let config = self.config;
         let shared = Arc::new(Shared {
-            verifier: self.config.verifier,
-            max_body: self.config.max_body,
-            path: self.config.path.clone(),
+            verifier: config.verifier,
+            max_body: config.max_body,
+            body_timeout: config.body_timeout,
+            path: config.path.clone(),
             started: Instant::now(),
             rejected: AtomicU64::new(0),
-            handoff: Handoff::new(tx, self.config.first_id),
+            handoff,
         });
         let app = Router::new()
-            .route(
-                &self.config.path,
-                post(webhook).fallback(method_not_allowed),
-            )
+            .route(&config.path, post(webhook).fallback(method_not_allowed))
             .route("/healthz", get(healthz))
             .fallback(not_found)
             .with_state(shared);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(config.header_timeout);
+        let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // Out of file descriptors or a connection reset before it was
+                        // accepted: wait a little rather than spin, and go on.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(req)
+            });
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                // A client that hangs up or times out ends its connection; nothing to report.
+                let _ = connection.await;
+                drop(slot);
+            });
+        }
+        drop(listener);
+        graceful.shutdown().await;
+        Ok(())
     }
 }
 
@@ -163,6 +218,7 @@ impl Bound {
 struct Shared {
     verifier: Option<Verifier>,
     max_body: usize,
+    body_timeout: Duration,
     path: String,
     started: Instant,
     rejected: AtomicU64,
@@ -188,69 +244,12 @@ impl Shared {
         };
         // A closed channel means the watcher is gone and we are shutting down; the sender
         // still gets its answer.
-        let _ = self.handoff.tx.send(Ingest::Rejected(rejection)).await;
+        let _ = self
+            .handoff
+            .sender()
+            .send(Ingest::Rejected(rejection))
+            .await;
         (status, body).into_response()
-    }
-}
-
-/// An accepted delivery before it has an id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Draft {
-    pub received_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub auth: Auth,
-    pub repaired: bool,
-    pub notification: Notification,
-}
-
-/// The watcher has gone away, so a delivery can no longer be handed on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("pipetop is shutting down and cannot take deliveries")]
-pub struct HandoffClosed;
-
-/// Gives accepted deliveries their ids and puts them on the channel, one at a time, so ids
-/// are in channel order. The lock is held across the send: the next step (a durable journal
-/// write before the 2xx, and a duplicate guard before that) belongs inside it too.
-pub struct Handoff {
-    tx: mpsc::Sender<Ingest>,
-    next_id: Mutex<u64>,
-    accepted: AtomicU64,
-}
-
-impl Handoff {
-    pub fn new(tx: mpsc::Sender<Ingest>, first_id: u64) -> Handoff {
-        Handoff {
-            tx,
-            next_id: Mutex::new(first_id),
-            accepted: AtomicU64::new(0),
-        }
-    }
-
-    /// Hands the delivery on and returns its id; waits while the channel is full rather than
-    /// dropping anything.
-    pub async fn accept(&self, draft: Draft) -> Result<u64, HandoffClosed> {
-        let mut next_id = self.next_id.lock().await;
-        let id = *next_id;
-        let delivery = Delivery {
-            id,
-            received_at: draft.received_at,
-            sent_at: draft.sent_at,
-            auth: draft.auth,
-            repaired: draft.repaired,
-            notification: draft.notification,
-        };
-        self.tx
-            .send(Ingest::Accepted(Arc::new(delivery)))
-            .await
-            .map_err(|_| HandoffClosed)?;
-        *next_id += 1;
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-        Ok(id)
-    }
-
-    /// How many deliveries were handed on since the start.
-    pub fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
     }
 }
 
@@ -280,7 +279,9 @@ fn sent_at(headers: &HeaderMap) -> Option<DateTime<Utc>> {
 }
 
 async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let received_at = Utc::now();
+    // Milliseconds, as the journal and the JSON lines keep it, so a replayed delivery is the
+    // same value as the live one was.
+    let received_at = Utc::now().trunc_subsecs(3);
     let peer = peer_of(&req);
     let reject = |status, reason: String| shared.reject(status, reason, peer, received_at);
 
@@ -292,12 +293,11 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return reject(StatusCode::PAYLOAD_TOO_LARGE, too_large(shared.max_body)).await;
     }
 
+    let token = header_text(req.headers(), TOKEN_HEADER).map(Cow::into_owned);
+    let timestamp = header_text(req.headers(), TIMESTAMP_HEADER).map(Cow::into_owned);
     let auth = match &shared.verifier {
         None => Auth::None,
         Some(verifier) => {
-            let headers = req.headers();
-            let token = header_text(headers, TOKEN_HEADER);
-            let timestamp = header_text(headers, TIMESTAMP_HEADER);
             match verifier.verify(token.as_deref(), timestamp.as_deref(), SystemTime::now()) {
                 Ok(auth) => auth,
                 Err(err) => return reject(StatusCode::UNAUTHORIZED, err.to_string()).await,
@@ -306,16 +306,30 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     let sent_at = sent_at(req.headers());
 
-    let body = match read_limited(req.into_body(), shared.max_body).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => {
+    let reading = read_limited(req.into_body(), shared.max_body);
+    let body = match tokio::time::timeout(shared.body_timeout, reading).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
             return reject(StatusCode::PAYLOAD_TOO_LARGE, too_large(shared.max_body)).await;
         }
-        Err(BodyError::Broken) => {
+        Ok(Err(BodyError::Broken)) => {
             let reason = "the request body could not be read to its end".to_owned();
             return reject(StatusCode::BAD_REQUEST, reason).await;
         }
+        Err(_) => {
+            let reason = format!(
+                "the request body did not arrive within {}",
+                crate::gitee::signature::compact_duration(shared.body_timeout)
+            );
+            return reject(StatusCode::REQUEST_TIMEOUT, reason).await;
+        }
     };
+    let fingerprint = Fingerprint::of(
+        timestamp.as_deref(),
+        token.as_deref(),
+        &body,
+        auth == Auth::Signature,
+    );
 
     let parsed = match parse_notification(&body) {
         Ok(parsed) => parsed,
@@ -328,13 +342,24 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         repaired: parsed.repaired(),
         notification: parsed.notification,
     };
-    match shared.handoff.accept(draft).await {
-        Ok(id) => axum::Json(json!({ "ok": true, "id": id })).into_response(),
-        Err(closed) => (
+    match shared.handoff.accept(draft, fingerprint).await {
+        Ok(Accepted {
+            id,
+            duplicate: false,
+        }) => axum::Json(json!({ "ok": true, "id": id })).into_response(),
+        Ok(Accepted {
+            id,
+            duplicate: true,
+        }) => axum::Json(json!({ "ok": true, "id": id, "duplicate": true })).into_response(),
+        Err(HandoffError::Closed) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            error_body(&closed.to_string()),
+            error_body(&HandoffError::Closed.to_string()),
         )
             .into_response(),
+        Err(err @ HandoffError::SignatureReused) => {
+            reject(StatusCode::UNAUTHORIZED, err.to_string()).await
+        }
+        Err(HandoffError::Store(reason)) => reject(StatusCode::SERVICE_UNAVAILABLE, reason).await,
     }
 }
 
@@ -407,7 +432,9 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         "ok": true,
         "uptime_secs": shared.started.elapsed().as_secs(),
         "accepted": shared.handoff.accepted(),
+        "duplicates": shared.handoff.duplicates(),
         "rejected": shared.rejected.load(Ordering::Relaxed),
+        "last_id": shared.handoff.last_id(),
         "verification": shared.verifier.is_some(),
     }))
     .into_response()
@@ -416,66 +443,6 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn draft() -> Draft {
-        Draft {
-            received_at: Utc::now(),
-            sent_at: None,
-            auth: Auth::None,
-            repaired: false,
-            notification: Notification::default(),
-        }
-    }
-
-    fn id_of(ingest: Option<Ingest>) -> u64 {
-        match ingest {
-            Some(Ingest::Accepted(delivery)) => delivery.id,
-            other => panic!("expected an accepted delivery, got {other:?}"),
-        }
-    }
-
-    #[tokio::test]
-    async fn ids_resume_from_the_given_value_in_channel_order() {
-        let (tx, mut rx) = mpsc::channel(8);
-        let handoff = Handoff::new(tx, 41);
-        assert_eq!(handoff.accept(draft()).await, Ok(41));
-        assert_eq!(handoff.accept(draft()).await, Ok(42));
-        assert_eq!(id_of(rx.recv().await), 41);
-        assert_eq!(id_of(rx.recv().await), 42);
-        assert_eq!(handoff.accepted(), 2);
-    }
-
-    #[tokio::test]
-    async fn a_full_channel_makes_the_delivery_wait_instead_of_dropping_it() {
-        let (tx, mut rx) = mpsc::channel(1);
-        let handoff = Arc::new(Handoff::new(tx, 1));
-        assert_eq!(handoff.accept(draft()).await, Ok(1));
-        let waiting = tokio::spawn({
-            let handoff = Arc::clone(&handoff);
-            async move { handoff.accept(draft()).await }
-        });
-        let early = tokio::time::timeout(Duration::from_millis(100), async {
-            while handoff.accepted() < 2 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
-        assert!(early.is_err(), "the second delivery did not wait");
-        assert_eq!(id_of(rx.recv().await), 1);
-        assert_eq!(waiting.await.unwrap(), Ok(2));
-        assert_eq!(id_of(rx.recv().await), 2);
-    }
-
-    #[tokio::test]
-    async fn a_closed_channel_is_reported_and_the_id_is_not_used_up() {
-        let (tx, rx) = mpsc::channel(1);
-        let handoff = Handoff::new(tx, 1);
-        drop(rx);
-        assert_eq!(handoff.accept(draft()).await, Err(HandoffClosed));
-        assert_eq!(*handoff.next_id.lock().await, 1);
-        assert_eq!(handoff.accepted(), 0);
-    }
 
     #[test]
     fn binding_a_port_in_use_names_the_address() {
@@ -512,5 +479,136 @@ mod tests {
         );
         headers.insert(TIMESTAMP_HEADER, HeaderValue::from_static("yesterday"));
         assert_eq!(sent_at(&headers), None);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::io::{Read as _, Write as _};
+        use std::sync::OnceLock;
+        use tokio::sync::mpsc;
+
+        const SECRET: &str = "123654";
+
+        /// A receiver on its own thread and runtime, shared by every case.
+        fn start(verifier: Option<Verifier>) -> SocketAddr {
+            let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+            config.verifier = verifier;
+            config.max_body = 2048;
+            let bound = bind(config).unwrap();
+            let addr = bound.local_addr();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let (tx, mut rx) = mpsc::channel(64);
+                    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+                    let _ = bound
+                        .serve(Handoff::new(tx, 1), std::future::pending())
+                        .await;
+                });
+            });
+            addr
+        }
+
+        fn signed() -> SocketAddr {
+            static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+            *ADDR.get_or_init(|| start(Some(Verifier::new(SECRET, Duration::from_secs(300)))))
+        }
+
+        fn open() -> SocketAddr {
+            static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+            *ADDR.get_or_init(|| start(None))
+        }
+
+        /// Posts `body` with `headers` over a fresh connection; the status and the body.
+        fn post(addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> (u16, String) {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(15)))
+                .unwrap();
+            let mut head = format!(
+                "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).unwrap();
+            // Refused early (413) the server may close before reading it all.
+            let _ = stream.write_all(body);
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            let answer = String::from_utf8_lossy(&answer).into_owned();
+            let status = answer
+                .split(' ')
+                .nth(1)
+                .and_then(|code| code.parse().ok())
+                .unwrap_or(0);
+            let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+            (status, body)
+        }
+
+        fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+            let name = prop_oneof![
+                Just("X-Gitee-Token"),
+                Just("X-Gitee-Timestamp"),
+                Just("Content-Type"),
+                Just("User-Agent"),
+                Just("X-Gitee-Event"),
+            ];
+            let value = prop_oneof!["[!-~][ -~]{0,40}", "[0-9]{1,15}", "[A-Za-z0-9+/=%]{40,48}"];
+            let random = proptest::collection::vec((name, value), 0..5)
+                .prop_map(|h| h.into_iter().map(|(n, v)| (n.to_owned(), v)).collect());
+            // Valid credentials now and then, so the parser behind them is reached too.
+            let valid = Just(()).prop_map(|()| {
+                let ts = SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    .to_string();
+                vec![
+                    ("X-Gitee-Token".to_owned(), crate::gitee::sign(SECRET, &ts)),
+                    ("X-Gitee-Timestamp".to_owned(), ts),
+                ]
+            });
+            prop_oneof![3 => random, 1 => valid]
+        }
+
+        fn body() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..3000),
+                r#"\{"job":\{[ -~]{0,80}\}\}"#.prop_map(String::into_bytes),
+                r#"[{}\[\]":,/ a-z0-9]{0,200}"#.prop_map(String::into_bytes),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn any_request_gets_2xx_or_4xx_with_one_json_sentence(
+                verify in any::<bool>(),
+                headers in headers(),
+                body in body(),
+            ) {
+                let addr = if verify { signed() } else { open() };
+                let (status, answer) = post(addr, &headers, &body);
+                prop_assert!(matches!(status, 200 | 400 | 401 | 413), "{} {}", status, answer);
+                let answer: serde_json::Value = serde_json::from_str(&answer)
+                    .map_err(|err| TestCaseError::fail(format!("not JSON ({err}): {answer}")))?;
+                if status == 200 {
+                    prop_assert_eq!(&answer["ok"], true);
+                    prop_assert!(answer["id"].is_u64());
+                } else {
+                    prop_assert_eq!(&answer["ok"], false);
+                    let reason = answer["error"].as_str().unwrap_or_default();
+                    prop_assert!(!reason.is_empty() && !reason.contains('\n'), "{}", reason);
+                }
+            }
+        }
     }
 }

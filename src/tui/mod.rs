@@ -12,13 +12,14 @@ pub mod view;
 pub mod widgets;
 
 use crate::ingest::Ingest;
+use crate::ingest::replay::Progress;
 use crate::monitor::Monitor;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use std::io::Write;
 use std::time::Duration;
 use theme::Theme;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use view::{Effect, View};
 
@@ -55,17 +56,20 @@ impl Drop for Restore {
 }
 
 /// Runs the UI until the user quits, SIGTERM or SIGINT arrives, or the receiver stops.
+/// `loading` reports progress while the journal's history arrives ahead of live deliveries.
 pub async fn run(
     context: Context,
     options: Options,
     mut monitor: Monitor,
     mut rx: mpsc::Receiver<Ingest>,
+    mut loading: Option<watch::Receiver<Progress>>,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut input = EventStream::new();
     let mut view = View::new();
+    view.history = loading.as_ref().map(|rx| rx.borrow().clone());
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -110,6 +114,15 @@ pub async fn run(
                 Some(Err(err)) => return Err(err.into()),
                 None => break,
             },
+            progress = next_progress(&mut loading) => {
+                if progress.done {
+                    view.flash(replay_summary(&progress));
+                    view.history = None;
+                } else {
+                    view.history = Some(progress);
+                }
+                dirty = true;
+            }
             _ = clock.tick() => {
                 dirty |= view.ages_visible(&monitor) || view.expire_flash();
             }
@@ -119,6 +132,31 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The next progress report while history loads; never, once there are no more.
+async fn next_progress(loading: &mut Option<watch::Receiver<Progress>>) -> Progress {
+    if let Some(rx) = loading
+        && rx.changed().await.is_ok()
+    {
+        return rx.borrow_and_update().clone();
+    }
+    std::future::pending().await
+}
+
+/// One sentence for the footer once the history is in.
+fn replay_summary(progress: &Progress) -> String {
+    let mut summary = format!("replayed {} deliveries from the journal", progress.entries);
+    if progress.skipped_total > 0 {
+        summary.push_str(&format!(
+            "; skipped {} unreadable lines",
+            progress.skipped_total
+        ));
+        if let Some(first) = progress.skipped.first() {
+            summary.push_str(&format!(" (first: {})", crate::text::clean(first, 80)));
+        }
+    }
+    summary
 }
 
 fn bell() {

@@ -6,6 +6,7 @@
 //! and return an [`Effect`] for the loop to carry out; nothing here touches the terminal.
 
 use super::keys::{self, Action};
+use crate::ingest::replay::Progress;
 use crate::monitor::{Filter, JobState, Monitor, Pipeline, PipelineKey, Run, Stage, StatusFilter};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct View {
     log_anchor: Option<u64>,
     pub detail_scroll: u16,
     flash: Option<(String, Instant)>,
+    /// How far the journal's history has loaded, while it loads.
+    pub history: Option<Progress>,
 }
 
 impl Default for View {
@@ -103,6 +106,7 @@ impl View {
             log_anchor: None,
             detail_scroll: 0,
             flash: None,
+            history: None,
         }
     }
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,11 +16,25 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_pipetop");
 pub const WAIT: Duration = Duration::from_secs(15);
 pub const SECRET: &str = "123654";
 
-/// The binary, with no secret leaking in from the environment running the tests.
+/// The binary, with no secret leaking in from the environment running the tests, and a
+/// state directory of its own, so its default journal is fresh and never the user's.
 pub fn pipetop() -> Command {
     let mut command = Command::new(BIN);
-    command.env_remove("PIPETOP_SECRET");
     command
+        .env_remove("PIPETOP_SECRET")
+        .env("XDG_STATE_HOME", scratch_dir("state"));
+    command
+}
+
+/// A new, empty directory under the test target's scratch space.
+pub fn scratch_dir(what: &str) -> std::path::PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch directory");
+    dir
 }
 
 /// Runs a command that must end by itself, failing the test if it does not.
@@ -134,6 +149,21 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the process outright (SIGKILL), as a crash or a power cut would stop it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill pipetop");
+        self.child.wait().expect("wait for pipetop");
+    }
+
+    /// The next line on stderr after the start line.
+    pub fn next_notice(&self) -> String {
+        self.stderr
+            .recv_timeout(WAIT)
+            .expect("a line on stderr in time")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -181,25 +211,35 @@ pub fn agent() -> ureq::Agent {
 
 /// Sends one request with the given headers.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    try_request(method, url, headers, body).expect("an answer")
+}
+
+/// Sends one request; `None` when no answer came (the server went away).
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Reply> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
     let request = builder.body(body.to_vec()).expect("a valid request");
-    let mut response = agent().run(request).expect("an answer");
+    let mut response = agent().run(request).ok()?;
     let allow = response
         .headers()
         .get("allow")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().expect("a body");
+    let text = response.body_mut().read_to_string().ok()?;
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
+    Some(Reply {
         status,
         allow,
         body,
-    }
+    })
 }
 
 /// A POST signed with `secret` at `timestamp`.

@@ -33,6 +33,18 @@ pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, conte
 
     let counts = monitor.pipeline_counts();
     let mut second = vec![Span::raw(" ")];
+    if let Some(progress) = &view.history {
+        let percent = (progress.bytes_read * 100)
+            .checked_div(progress.total_bytes)
+            .unwrap_or(0);
+        second.push(Span::styled(
+            format!(
+                "⟳ loading history {percent}% ({} deliveries)  ",
+                progress.entries
+            ),
+            theme.warning(),
+        ));
+    }
     for status in [
         Status::Failed,
         Status::Running,

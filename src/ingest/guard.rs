@@ -1,0 +1,262 @@
+//! The duplicate and replay guard.
+//!
+//! Gitee's signature covers the timestamp, not the body, and nothing is documented about
+//! retries. So every delivery that carries `X-Gitee-Timestamp` gets a fingerprint: a hash of
+//! (timestamp, token, body), and in signature mode a hash of the (timestamp, token) pair.
+//! - The same fingerprint again is a redelivery: answered as a duplicate of the first id, never
+//!   stored or shown twice.
+//! - In signature mode, the same pair with another body is a captured token replayed with a
+//!   forged body: refused.
+//!
+//! Without a timestamp there is nothing to tell a redelivery from a new event with the same
+//! body, so such deliveries get no fingerprint and are always new. Fingerprints are kept for two
+//! tolerance windows from when they were seen (a timestamp may be a whole window in the future
+//! and still be valid for another window), and never more than [`Guard::MAX_ENTRIES`], so memory
+//! stays bounded however fast deliveries come.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest as _, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// A SHA-256 digest.
+pub type Digest = [u8; 32];
+
+/// What identifies one delivery, and in signature mode its (timestamp, token) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    pub delivery: Digest,
+    pub pair: Option<Digest>,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a request, or `None` when it has no timestamp. `signed` says the token
+    /// was a verified signature, so its pair must not come again with another body.
+    pub fn of(
+        timestamp: Option<&str>,
+        token: Option<&str>,
+        body: &[u8],
+        signed: bool,
+    ) -> Option<Fingerprint> {
+        let timestamp = timestamp.map(str::trim).filter(|t| !t.is_empty())?;
+        let token = token.map(str::trim).unwrap_or_default();
+        // Lengths first, so no (timestamp, token) split can collide with another.
+        let mut pair = Sha256::new();
+        pair.update((timestamp.len() as u64).to_le_bytes());
+        pair.update(timestamp.as_bytes());
+        pair.update((token.len() as u64).to_le_bytes());
+        pair.update(token.as_bytes());
+        let mut delivery = pair.clone();
+        delivery.update(body);
+        Some(Fingerprint {
+            delivery: delivery.finalize().into(),
+            pair: signed.then(|| pair.finalize().into()),
+        })
+    }
+}
+
+/// Lowercase hex, as the journal stores digests.
+pub fn hex(digest: &Digest) -> String {
+    digest
+        .iter()
+        .fold(String::with_capacity(64), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// The digest that [`hex`] wrote, if `text` is one.
+pub fn from_hex(text: &str) -> Option<Digest> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// What the guard says about a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    New,
+    /// Seen before, stored with this id.
+    Duplicate(u64),
+    /// A signature seen before with another body.
+    Replayed,
+}
+
+/// The fingerprints seen within the window.
+#[derive(Debug)]
+pub struct Guard {
+    keep: TimeDelta,
+    deliveries: HashMap<Digest, (u64, DateTime<Utc>)>,
+    pairs: HashMap<Digest, (Digest, DateTime<Utc>)>,
+    /// In the order seen, for pruning; an entry whose map value has another time was forgotten
+    /// or seen again, and pruning it leaves the map alone.
+    order: VecDeque<(DateTime<Utc>, Fingerprint)>,
+}
+
+impl Guard {
+    /// Far more than Gitee sends within any sane window; a bound on memory (about 10 MB) all
+    /// the same, when verification is off and anyone may post.
+    pub const MAX_ENTRIES: usize = 100_000;
+
+    /// A guard for timestamps that may be `window` away from now, either way.
+    pub fn new(window: Duration) -> Guard {
+        let keep = TimeDelta::from_std(window.saturating_mul(2)).unwrap_or(TimeDelta::MAX);
+        Guard {
+            keep,
+            deliveries: HashMap::new(),
+            pairs: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Whether a fingerprint seen at `now` is new, a duplicate or a replay.
+    pub fn check(&mut self, fingerprint: &Fingerprint, now: DateTime<Utc>) -> Verdict {
+        self.prune(now);
+        if let Some(&(id, _)) = self.deliveries.get(&fingerprint.delivery) {
+            return Verdict::Duplicate(id);
+        }
+        match fingerprint.pair.and_then(|pair| self.pairs.get(&pair)) {
+            Some((body_of, _)) if *body_of != fingerprint.delivery => Verdict::Replayed,
+            _ => Verdict::New,
+        }
+    }
+
+    /// Remembers a delivery stored with `id`, seen at `seen`.
+    pub fn record(&mut self, fingerprint: Fingerprint, id: u64, seen: DateTime<Utc>) {
+        self.deliveries.insert(fingerprint.delivery, (id, seen));
+        if let Some(pair) = fingerprint.pair {
+            self.pairs.insert(pair, (fingerprint.delivery, seen));
+        }
+        self.order.push_back((seen, fingerprint));
+        while self.order.len() > Self::MAX_ENTRIES {
+            if let Some((seen, oldest)) = self.order.pop_front() {
+                self.remove(&oldest, seen);
+            }
+        }
+    }
+
+    /// Forgets a delivery that was recorded but could not be stored after all.
+    pub fn forget(&mut self, fingerprint: &Fingerprint, seen: DateTime<Utc>) {
+        self.remove(fingerprint, seen);
+    }
+
+    /// How many deliveries are remembered.
+    pub fn len(&self) -> usize {
+        self.deliveries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.deliveries.is_empty()
+    }
+
+    fn prune(&mut self, now: DateTime<Utc>) {
+        while let Some(&(seen, fingerprint)) = self.order.front() {
+            if now.signed_duration_since(seen) <= self.keep {
+                break;
+            }
+            self.order.pop_front();
+            self.remove(&fingerprint, seen);
+        }
+    }
+
+    fn remove(&mut self, fingerprint: &Fingerprint, seen: DateTime<Utc>) {
+        if self
+            .deliveries
+            .get(&fingerprint.delivery)
+            .is_some_and(|(_, at)| *at == seen)
+        {
+            self.deliveries.remove(&fingerprint.delivery);
+        }
+        if let Some(pair) = fingerprint.pair
+            && self.pairs.get(&pair).is_some_and(|(_, at)| *at == seen)
+        {
+            self.pairs.remove(&pair);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn the_same_request_is_a_duplicate_and_another_body_is_a_replay() {
+        let mut guard = Guard::new(Duration::from_secs(300));
+        let first = Fingerprint::of(Some("1"), Some("tok"), b"a", true).unwrap();
+        let again = Fingerprint::of(Some("1"), Some("tok"), b"a", true).unwrap();
+        let forged = Fingerprint::of(Some("1"), Some("tok"), b"b", true).unwrap();
+        assert_eq!(guard.check(&first, at(0)), Verdict::New);
+        guard.record(first, 7, at(0));
+        assert_eq!(guard.check(&again, at(1)), Verdict::Duplicate(7));
+        assert_eq!(guard.check(&forged, at(1)), Verdict::Replayed);
+    }
+
+    #[test]
+    fn unsigned_pairs_may_carry_other_bodies_and_no_timestamp_means_no_fingerprint() {
+        let mut guard = Guard::new(Duration::from_secs(300));
+        let first = Fingerprint::of(Some("1"), Some("pw"), b"a", false).unwrap();
+        guard.record(first, 1, at(0));
+        let other = Fingerprint::of(Some("1"), Some("pw"), b"b", false).unwrap();
+        assert_eq!(guard.check(&other, at(0)), Verdict::New);
+        assert_eq!(Fingerprint::of(None, Some("pw"), b"a", false), None);
+        assert_eq!(Fingerprint::of(Some(" "), None, b"a", false), None);
+    }
+
+    #[test]
+    fn the_split_between_timestamp_and_token_matters() {
+        let a = Fingerprint::of(Some("12"), Some("3x"), b"", true).unwrap();
+        let b = Fingerprint::of(Some("123"), Some("x"), b"", true).unwrap();
+        assert_ne!(a.pair, b.pair);
+    }
+
+    #[test]
+    fn fingerprints_are_kept_for_two_windows_only() {
+        let mut guard = Guard::new(Duration::from_secs(300));
+        let first = Fingerprint::of(Some("1"), Some("tok"), b"a", true).unwrap();
+        guard.record(first, 1, at(0));
+        assert_eq!(guard.check(&first, at(600)), Verdict::Duplicate(1));
+        assert_eq!(guard.check(&first, at(601)), Verdict::New);
+        assert!(guard.is_empty());
+    }
+
+    #[test]
+    fn a_forgotten_fingerprint_is_new_again_and_pruning_spares_a_later_record() {
+        let mut guard = Guard::new(Duration::from_secs(300));
+        let first = Fingerprint::of(Some("1"), Some("tok"), b"a", true).unwrap();
+        guard.record(first, 1, at(0));
+        guard.forget(&first, at(0));
+        assert_eq!(guard.check(&first, at(0)), Verdict::New);
+        guard.record(first, 2, at(500));
+        // The first record's turn to be pruned comes, but the later one stays.
+        assert_eq!(guard.check(&first, at(700)), Verdict::Duplicate(2));
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut guard = Guard::new(Duration::from_secs(3600));
+        for n in 0..Guard::MAX_ENTRIES + 10 {
+            let fp = Fingerprint::of(Some(&n.to_string()), None, b"", false).unwrap();
+            guard.record(fp, n as u64, at(0));
+        }
+        assert_eq!(guard.len(), Guard::MAX_ENTRIES);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let digest = Fingerprint::of(Some("1"), None, b"x", false)
+            .unwrap()
+            .delivery;
+        assert_eq!(from_hex(&hex(&digest)), Some(digest));
+        assert_eq!(from_hex("zz"), None);
+    }
+}

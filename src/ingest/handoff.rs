@@ -1,0 +1,466 @@
+//! The one step where an accepted delivery becomes the receiver's responsibility.
+//!
+//! Request handlers send their drafts to a single writer thread, which takes whatever has
+//! queued up as one batch (group commit): it checks each against the duplicate guard, gives the
+//! new ones consecutive ids, appends them to the journal with one `fdatasync`, puts them on the
+//! channel in id order, and only then answers every waiter in the batch. So a 2xx always means
+//! "on disk and on the channel", many concurrent deliveries share one sync, ids have no gaps
+//! (a failed batch gives its ids back), and a redelivery that arrives in the same batch as its
+//! original shares its fate.
+//!
+//! A thread rather than a task, because `fdatasync` blocks for as long as the disk takes.
+
+use super::guard::{Fingerprint, Guard, Verdict};
+use super::journal::{self, Journal, JournalError, Recent};
+use super::{Delivery, Ingest};
+use crate::gitee::{Auth, Notification};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most drafts written as one batch; enough that a burst shares few syncs, few enough that
+/// the first waiter in a batch is not kept long.
+const MAX_BATCH: usize = 1024;
+
+/// An accepted delivery before it has an id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub received_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub auth: Auth,
+    pub repaired: bool,
+    pub notification: Notification,
+}
+
+/// A delivery that was handed on, or had been before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub id: u64,
+    /// A redelivery of the delivery stored as `id`: not stored or sent on again.
+    pub duplicate: bool,
+}
+
+/// Why a delivery was not handed on; each message is one sentence for the sender.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandoffError {
+    #[error("pipetop is shutting down and cannot take deliveries")]
+    Closed,
+    /// The same signature came before with another body.
+    #[error("signature already used")]
+    SignatureReused,
+    #[error("{0}")]
+    Store(String),
+}
+
+/// How the writer is set up.
+pub struct Setup {
+    /// Where deliveries go once stored.
+    pub out: mpsc::Sender<Ingest>,
+    /// `None` keeps nothing on disk.
+    pub journal: Option<Journal>,
+    /// The id the next stored delivery gets.
+    pub first_id: u64,
+    /// The signature tolerance: how long a fingerprint must be remembered.
+    pub window: Duration,
+    /// Fingerprints stored before this start, so a redelivery across a restart is caught.
+    pub recent: Vec<Recent>,
+}
+
+/// The handlers' side of the writer thread.
+pub struct Handoff {
+    jobs: std_mpsc::Sender<Job>,
+    out: mpsc::Sender<Ingest>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    accepted: AtomicU64,
+    duplicates: AtomicU64,
+    last_id: AtomicU64,
+}
+
+/// Finishes when the writer thread has written its last batch and let go of the channel.
+pub struct Stopped(std::thread::JoinHandle<()>);
+
+impl Stopped {
+    /// Blocks until the writer is done; it is done once every [`Handoff`] is dropped.
+    pub fn wait(self) {
+        let _ = self.0.join();
+    }
+}
+
+struct Job {
+    draft: Draft,
+    fingerprint: Option<Fingerprint>,
+    reply: oneshot::Sender<Result<Accepted, HandoffError>>,
+}
+
+impl Handoff {
+    /// Without a journal, from id `first_id`, for tests and `--no-journal`.
+    pub fn new(out: mpsc::Sender<Ingest>, first_id: u64) -> Handoff {
+        Handoff::start(Setup {
+            out,
+            journal: None,
+            first_id,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        })
+        .0
+    }
+
+    /// Starts the writer thread.
+    pub fn start(setup: Setup) -> (Handoff, Stopped) {
+        let (jobs, queue) = std_mpsc::channel();
+        let counts = Arc::new(Counts::default());
+        counts
+            .last_id
+            .store(setup.first_id.saturating_sub(1), Ordering::Relaxed);
+        let mut guard = Guard::new(setup.window);
+        for recent in &setup.recent {
+            guard.record(recent.fingerprint, recent.id, recent.received_at);
+        }
+        let writer = Writer {
+            out: setup.out.clone(),
+            journal: setup.journal,
+            next_id: setup.first_id,
+            guard,
+            counts: Arc::clone(&counts),
+        };
+        let thread = std::thread::Builder::new()
+            .name("pipetop-journal".into())
+            .spawn(move || writer.run(queue))
+            .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
+        let handoff = Handoff {
+            jobs,
+            out: setup.out,
+            counts,
+        };
+        (handoff, Stopped(thread))
+    }
+
+    /// Stores and hands on the delivery, and returns its id once both are done; waits while
+    /// the channel is full rather than dropping anything. `fingerprint` (see
+    /// [`Fingerprint::of`]) lets a redelivery be recognised.
+    pub async fn accept(
+        &self,
+        draft: Draft,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<Accepted, HandoffError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                draft,
+                fingerprint,
+                reply,
+            })
+            .map_err(|_| HandoffError::Closed)?;
+        answer.await.map_err(|_| HandoffError::Closed)?
+    }
+
+    /// Where refusals go, so they reach the same watcher in the same order.
+    pub fn sender(&self) -> &mpsc::Sender<Ingest> {
+        &self.out
+    }
+
+    /// How many deliveries were stored since the start.
+    pub fn accepted(&self) -> u64 {
+        self.counts.accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many redeliveries were answered as duplicates since the start.
+    pub fn duplicates(&self) -> u64 {
+        self.counts.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// The highest id stored, including before this start; 0 when there is none.
+    pub fn last_id(&self) -> u64 {
+        self.counts.last_id.load(Ordering::Relaxed)
+    }
+}
+
+struct Writer {
+    out: mpsc::Sender<Ingest>,
+    journal: Option<Journal>,
+    next_id: u64,
+    guard: Guard,
+    counts: Arc<Counts>,
+}
+
+/// What becomes of one job in a batch.
+enum Outcome {
+    Stored(Box<Delivery>),
+    Duplicate(u64),
+    Refused(HandoffError),
+}
+
+impl Writer {
+    fn run(mut self, queue: std_mpsc::Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Job>) {
+        let now = Utc::now();
+        // Without a journal the channel is the only keeper: with no one listening there is
+        // nowhere to put a delivery, and its id must not be used up.
+        if self.journal.is_none() && self.out.is_closed() {
+            for job in batch {
+                let _ = job.reply.send(Err(HandoffError::Closed));
+            }
+            return;
+        }
+        let mut next_id = self.next_id;
+        let mut lines = Vec::new();
+        let mut recorded = Vec::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            replies.push(job.reply);
+            let verdict = match &job.fingerprint {
+                Some(fingerprint) => self.guard.check(fingerprint, now),
+                None => Verdict::New,
+            };
+            let outcome = match verdict {
+                Verdict::Duplicate(id) => Outcome::Duplicate(id),
+                Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
+                Verdict::New => {
+                    let draft = job.draft;
+                    let delivery = Delivery {
+                        id: next_id,
+                        received_at: draft.received_at,
+                        sent_at: draft.sent_at,
+                        auth: draft.auth,
+                        repaired: draft.repaired,
+                        notification: draft.notification,
+                    };
+                    match journal::line(&delivery, job.fingerprint.as_ref()) {
+                        Ok(line) => {
+                            lines.extend(line);
+                            if let Some(fingerprint) = job.fingerprint {
+                                self.guard.record(fingerprint, next_id, now);
+                                recorded.push(fingerprint);
+                            }
+                            next_id += 1;
+                            Outcome::Stored(Box::new(delivery))
+                        }
+                        Err(err) => Outcome::Refused(HandoffError::Store(format!(
+                            "cannot store the delivery: {err}"
+                        ))),
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+
+        let written = match &mut self.journal {
+            Some(journal) if !lines.is_empty() => journal.append(&lines),
+            _ => Ok(()),
+        };
+        if let Err(err) = written {
+            let reason = match err {
+                JournalError::Write(_) => err.to_string(),
+                other => format!("cannot store the delivery: {other}"),
+            };
+            for fingerprint in &recorded {
+                self.guard.forget(fingerprint, now);
+            }
+            let first_of_batch = self.next_id;
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let answer = match outcome {
+                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
+                    // A redelivery of something in this very batch shares its fate.
+                    Outcome::Duplicate(id) if id >= first_of_batch => {
+                        Err(HandoffError::Store(reason.clone()))
+                    }
+                    Outcome::Duplicate(id) => Ok(Accepted {
+                        id,
+                        duplicate: true,
+                    }),
+                    Outcome::Refused(err) => Err(err),
+                };
+                let _ = reply.send(answer);
+            }
+            return;
+        }
+        self.next_id = next_id;
+        self.counts
+            .last_id
+            .store(next_id.saturating_sub(1), Ordering::Relaxed);
+
+        let mut answers = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            answers.push(match outcome {
+                Outcome::Stored(delivery) => {
+                    let id = delivery.id;
+                    // Stored is what counts; a watcher that has gone away will see it in the
+                    // journal next time.
+                    let sent = self
+                        .out
+                        .blocking_send(Ingest::Accepted(Arc::new(*delivery)))
+                        .is_ok();
+                    if sent || self.journal.is_some() {
+                        self.counts.accepted.fetch_add(1, Ordering::Relaxed);
+                        Ok(Accepted {
+                            id,
+                            duplicate: false,
+                        })
+                    } else {
+                        Err(HandoffError::Closed)
+                    }
+                }
+                Outcome::Duplicate(id) => {
+                    self.counts.duplicates.fetch_add(1, Ordering::Relaxed);
+                    Ok(Accepted {
+                        id,
+                        duplicate: true,
+                    })
+                }
+                Outcome::Refused(err) => Err(err),
+            });
+        }
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> Draft {
+        Draft {
+            received_at: Utc::now(),
+            sent_at: None,
+            auth: Auth::None,
+            repaired: false,
+            notification: Notification::default(),
+        }
+    }
+
+    fn id_of(ingest: Option<Ingest>) -> u64 {
+        match ingest {
+            Some(Ingest::Accepted(delivery)) => delivery.id,
+            other => panic!("expected an accepted delivery, got {other:?}"),
+        }
+    }
+
+    fn ok(id: u64) -> Result<Accepted, HandoffError> {
+        Ok(Accepted {
+            id,
+            duplicate: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn ids_resume_from_the_given_value_in_channel_order() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let handoff = Handoff::new(tx, 41);
+        assert_eq!(handoff.accept(draft(), None).await, ok(41));
+        assert_eq!(handoff.accept(draft(), None).await, ok(42));
+        assert_eq!(id_of(rx.recv().await), 41);
+        assert_eq!(id_of(rx.recv().await), 42);
+        assert_eq!(handoff.accepted(), 2);
+        assert_eq!(handoff.last_id(), 42);
+    }
+
+    #[tokio::test]
+    async fn a_full_channel_makes_the_delivery_wait_instead_of_dropping_it() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let handoff = Arc::new(Handoff::new(tx, 1));
+        assert_eq!(handoff.accept(draft(), None).await, ok(1));
+        let waiting = tokio::spawn({
+            let handoff = Arc::clone(&handoff);
+            async move { handoff.accept(draft(), None).await }
+        });
+        let early = tokio::time::timeout(Duration::from_millis(100), async {
+            while handoff.accepted() < 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(early.is_err(), "the second delivery did not wait");
+        assert_eq!(id_of(rx.recv().await), 1);
+        assert_eq!(waiting.await.unwrap(), ok(2));
+        assert_eq!(id_of(rx.recv().await), 2);
+    }
+
+    #[tokio::test]
+    async fn a_closed_channel_is_reported_and_the_id_is_not_used_up() {
+        let (tx, rx) = mpsc::channel(1);
+        let handoff = Handoff::new(tx, 1);
+        drop(rx);
+        assert_eq!(
+            handoff.accept(draft(), None).await,
+            Err(HandoffError::Closed)
+        );
+        assert_eq!(handoff.last_id(), 0);
+        assert_eq!(handoff.accepted(), 0);
+    }
+
+    #[tokio::test]
+    async fn redeliveries_are_answered_with_the_first_id_and_sent_on_once() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let handoff = Handoff::new(tx, 1);
+        let fp = |body: &[u8]| Fingerprint::of(Some("1"), Some("sig"), body, true);
+        assert_eq!(handoff.accept(draft(), fp(b"a")).await, ok(1));
+        assert_eq!(
+            handoff.accept(draft(), fp(b"a")).await,
+            Ok(Accepted {
+                id: 1,
+                duplicate: true
+            })
+        );
+        assert_eq!(
+            handoff.accept(draft(), fp(b"b")).await,
+            Err(HandoffError::SignatureReused)
+        );
+        assert_eq!(handoff.accept(draft(), None).await, ok(2));
+        assert_eq!(id_of(rx.recv().await), 1);
+        assert_eq!(id_of(rx.recv().await), 2);
+        assert_eq!(handoff.duplicates(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_answers_with_the_reason_and_gives_the_id_back() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let opened = Journal::open(std::path::Path::new("/dev/full"), 1024, Utc::now()).unwrap();
+        let (handoff, stopped) = Handoff::start(Setup {
+            out: tx,
+            journal: Some(opened.journal),
+            first_id: 5,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        });
+        let fingerprint = Fingerprint::of(Some("1"), Some("sig"), b"a", true);
+        let failed = handoff.accept(draft(), fingerprint).await;
+        assert_eq!(
+            failed,
+            Err(HandoffError::Store(
+                "cannot store the delivery: no space left on device".into()
+            ))
+        );
+        // Not remembered either: the sender's retry is a new delivery, not a duplicate.
+        let retried = handoff.accept(draft(), fingerprint).await;
+        assert!(
+            matches!(retried, Err(HandoffError::Store(_))),
+            "{retried:?}"
+        );
+        assert_eq!(handoff.last_id(), 4);
+        drop(handoff);
+        stopped.wait();
+        assert!(rx.recv().await.is_none());
+    }
+}

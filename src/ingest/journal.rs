@@ -1,0 +1,803 @@
+//! The journal: every accepted delivery, one JSON line each, appended and synced to disk before
+//! the sender hears 2xx, and read back on start so a restart shows the same history.
+//!
+//! A line holds the delivery as the headless output shows it (`id`, `received_at`, `sent_at`,
+//! `auth`, `repaired`, `notification`), plus what the receiver needs to stay correct across a
+//! restart: `key` and `pair`, the guard's fingerprint (hashes, never the token itself), and
+//! `forms`, how each source's `upParams` arrived, since the notification always writes them as
+//! an object.
+//!
+//! Files: the journal itself, and `<journal>.1`, the previous file. When a write would take the
+//! journal past its size bound it is renamed to `.1` (replacing the older one) and a new one is
+//! started, so the disk holds at most about twice the bound. History is read from `.1`, then
+//! the journal.
+//!
+//! Crash safety: appends are whole batches followed by one `fdatasync`, so a crash can leave
+//! at most one cut-short last line, which was never acknowledged. [`Journal::open`] drops it
+//! with a warning; any other line that does not read is reported with its number and skipped.
+//! A lock on the file keeps a second pipetop from interleaving its lines with ours.
+//!
+//! Only a regular file is read back, locked and rotated: pointing the journal at a device
+//! (`/dev/full` simulates a full disk) writes to it and nothing else.
+
+use super::guard::{self, Fingerprint};
+use super::{Delivery, rfc3339};
+use crate::gitee::{Auth, Notification, Source, UpParamsForm};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The size past which the journal is rotated, unless `--journal-max` says otherwise.
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// How much of the journal's end is read at start for the last id and recent fingerprints.
+const TAIL_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why the journal cannot be used; each message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "cannot find a state directory for the journal (no home directory); choose a file with --journal FILE or keep none with --no-journal"
+    )]
+    NoStateDir,
+    #[error("cannot open the journal {}: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+    #[error(
+        "the journal {} is in use by another pipetop; choose another with --journal FILE or keep none with --no-journal",
+        path.display()
+    )]
+    InUse { path: PathBuf },
+    /// Said to the sender with the 503, so it names no local path.
+    #[error("cannot store the delivery: {0}")]
+    Write(String),
+}
+
+/// `journal.jsonl` in the user's state directory: `$XDG_STATE_HOME/pipetop` (by default
+/// `~/.local/state/pipetop`) on Linux, the local application data directory elsewhere.
+pub fn default_path() -> Result<PathBuf, JournalError> {
+    let dirs = directories::ProjectDirs::from("", "", "pipetop").ok_or(JournalError::NoStateDir)?;
+    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir());
+    Ok(dir.join("journal.jsonl"))
+}
+
+/// The previous file, `<journal>.1`.
+pub fn previous_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    PathBuf::from(name)
+}
+
+/// A journal opened for appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    /// Bytes known to be whole lines on disk; a failed write is cut back to this.
+    len: u64,
+    max_size: u64,
+    regular: bool,
+    /// The journal was renamed to `.1` but no new file could be opened yet.
+    detached: bool,
+}
+
+/// What [`Journal::open`] found.
+#[derive(Debug)]
+pub struct Opened {
+    pub journal: Journal,
+    /// The entries already there, to replay.
+    pub history: History,
+    /// The highest id stored; new deliveries continue after it.
+    pub last_id: u64,
+    /// Entries received since the `since` given to `open`, for the duplicate guard.
+    pub recent: Vec<Recent>,
+    /// Things worth a warning, each one sentence (a cut-short last line).
+    pub warnings: Vec<String>,
+}
+
+/// A recently stored delivery's fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recent {
+    pub id: u64,
+    pub received_at: DateTime<Utc>,
+    pub fingerprint: Fingerprint,
+}
+
+impl Journal {
+    /// Opens (creating it and its directory if needed) and locks the journal at `path`, drops a
+    /// cut-short last line, and finds the last id and the fingerprints received since `since`.
+    pub fn open(path: &Path, max_size: u64, since: DateTime<Utc>) -> Result<Opened, JournalError> {
+        let open_error = |err: io::Error| JournalError::Open {
+            path: path.to_owned(),
+            reason: crate::io_reason(&err),
+        };
+        let file = match open_append(path) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::create_dir_all(parent).map_err(open_error)?;
+                }
+                open_append(path)
+            }
+            opened => opened,
+        }
+        .map_err(open_error)?;
+        let regular = file.metadata().map_err(open_error)?.is_file();
+        let mut journal = Journal {
+            path: path.to_owned(),
+            file,
+            len: 0,
+            max_size,
+            regular,
+            detached: false,
+        };
+        let mut warnings = Vec::new();
+        if !regular {
+            return Ok(Opened {
+                journal,
+                history: History::default(),
+                last_id: 0,
+                recent: Vec::new(),
+                warnings,
+            });
+        }
+        match journal.file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            // A file system without locks still gets a journal; only the guard is lost.
+            Err(fs::TryLockError::Error(_)) => {}
+        }
+        journal.len = journal.file.metadata().map_err(open_error)?.len();
+        let whole = whole_lines_len(&mut journal.file, journal.len).map_err(open_error)?;
+        if whole < journal.len {
+            warnings.push(format!(
+                "journal {}: the last line ({} bytes) was cut short by a crash mid-write and was never acknowledged; dropped it",
+                path.display(),
+                journal.len - whole
+            ));
+            journal.file.set_len(whole).map_err(open_error)?;
+            journal.file.sync_all().map_err(open_error)?;
+            journal.len = whole;
+        }
+        sync_parent(path).map_err(open_error)?;
+
+        let mut parts = Vec::new();
+        let previous = previous_path(path);
+        if let Ok(file) = File::open(&previous)
+            && let Ok(meta) = file.metadata()
+            && meta.is_file()
+        {
+            parts.push(Part {
+                path: previous,
+                file,
+                len: meta.len(),
+            });
+        }
+        // A handle of its own, so reading never moves the appending handle's offset, and
+        // a rotation while history loads does not pull the file away.
+        let reader = File::open(path).map_err(open_error)?;
+        parts.push(Part {
+            path: path.to_owned(),
+            file: reader,
+            len: journal.len,
+        });
+
+        let mut last_id = 0;
+        let mut recent = Vec::new();
+        for part in parts.iter_mut().rev() {
+            let tail = Tail::scan(part, since).map_err(open_error)?;
+            recent.splice(0..0, tail.recent);
+            if let Some(id) = tail.last_id {
+                last_id = id;
+                break;
+            }
+        }
+        Ok(Opened {
+            journal,
+            history: History { parts },
+            last_id,
+            recent,
+            warnings,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn max_size(&self) -> u64 {
+        self.max_size
+    }
+
+    /// Appends whole lines and syncs them to disk, rotating first when they would take the
+    /// journal past its bound. On failure nothing of `lines` is left in the file (as far as
+    /// the file system allows), so the next append starts on a line of its own.
+    pub fn append(&mut self, lines: &[u8]) -> Result<(), JournalError> {
+        let write_error = |err: io::Error| JournalError::Write(crate::io_reason(&err));
+        if self.detached
+            || (self.regular && self.len > 0 && self.len + lines.len() as u64 > self.max_size)
+        {
+            self.rotate().map_err(write_error)?;
+        }
+        let written = self
+            .file
+            .write_all(lines)
+            .and_then(|()| self.file.sync_data());
+        if let Err(err) = written {
+            if self.regular {
+                let _ = self.file.set_len(self.len);
+            }
+            return Err(write_error(err));
+        }
+        self.len += lines.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        if !self.detached {
+            fs::rename(&self.path, previous_path(&self.path))?;
+            self.detached = true;
+        }
+        let file = open_append(&self.path)?;
+        // Best effort: the old file's lock stays held until this handle replaces it.
+        let _ = file.try_lock();
+        sync_parent(&self.path)?;
+        self.file = file;
+        self.len = 0;
+        self.detached = false;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    // Read too, to find where the last whole line ends.
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Deliveries may name private repositories: readable by the user only.
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Makes a file's creation or renaming durable: its directory entry lives in the parent.
+fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        File::open(parent)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// The length of the file up to and including its last newline.
+fn whole_lines_len(file: &mut File, len: u64) -> io::Result<u64> {
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(pos) = buf.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + pos as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// One file of history, read up to the length it had when the journal was opened.
+#[derive(Debug)]
+struct Part {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+/// The last id and the recent fingerprints in a file's end.
+struct Tail {
+    last_id: Option<u64>,
+    recent: Vec<Recent>,
+}
+
+/// Just what the start needs from a line; the notification is skipped unparsed.
+#[derive(Deserialize)]
+struct TailEntry {
+    id: u64,
+    #[serde(with = "rfc3339")]
+    received_at: DateTime<Utc>,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    pair: Option<String>,
+}
+
+impl Tail {
+    fn scan(part: &mut Part, since: DateTime<Utc>) -> io::Result<Tail> {
+        let tail = Tail::scan_from(part, part.len.saturating_sub(TAIL_BYTES), since)?;
+        if tail.last_id.is_some() || part.len <= TAIL_BYTES {
+            return Ok(tail);
+        }
+        // The whole end is unreadable: look through the rest, which is slow but rare.
+        Tail::scan_from(part, 0, since)
+    }
+
+    fn scan_from(part: &mut Part, from: u64, since: DateTime<Utc>) -> io::Result<Tail> {
+        part.file.seek(SeekFrom::Start(from))?;
+        let mut reader = BufReader::new((&part.file).take(part.len - from));
+        let mut line = Vec::new();
+        if from > 0 {
+            // Starting mid-file: the first piece is the end of a line that began earlier.
+            reader.read_until(b'\n', &mut line)?;
+        }
+        let mut tail = Tail {
+            last_id: None,
+            recent: Vec::new(),
+        };
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            let Ok(entry) = serde_json::from_slice::<TailEntry>(&line) else {
+                continue;
+            };
+            tail.last_id = Some(tail.last_id.map_or(entry.id, |id| id.max(entry.id)));
+            if entry.received_at >= since
+                && let Some(delivery) = entry.key.as_deref().and_then(guard::from_hex)
+            {
+                tail.recent.push(Recent {
+                    id: entry.id,
+                    received_at: entry.received_at,
+                    fingerprint: Fingerprint {
+                        delivery,
+                        pair: entry.pair.as_deref().and_then(guard::from_hex),
+                    },
+                });
+            }
+        }
+        Ok(tail)
+    }
+}
+
+/// The entries that were in the journal when it was opened: the previous file, then the
+/// journal, each up to the length it had then, so deliveries stored since are never read twice.
+#[derive(Debug, Default)]
+pub struct History {
+    parts: Vec<Part>,
+}
+
+impl History {
+    /// How many bytes there are to read, for progress.
+    pub fn total_bytes(&self) -> u64 {
+        self.parts.iter().map(|part| part.len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total_bytes() == 0
+    }
+
+    /// The entries in order. Reading does blocking IO: use a thread of its own for a large
+    /// journal.
+    pub fn entries(self) -> Entries {
+        Entries {
+            parts: self.parts.into_iter(),
+            current: None,
+            line: Vec::new(),
+            bytes_read: 0,
+        }
+    }
+}
+
+/// An entry that could not be read back, as one sentence naming the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped(String);
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads [`History`] line by line.
+pub struct Entries {
+    parts: std::vec::IntoIter<Part>,
+    current: Option<Reading>,
+    line: Vec<u8>,
+    bytes_read: u64,
+}
+
+struct Reading {
+    path: PathBuf,
+    reader: BufReader<io::Take<File>>,
+    line_no: u64,
+}
+
+impl Entries {
+    /// Bytes read so far, for progress against [`History::total_bytes`].
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+}
+
+impl Iterator for Entries {
+    type Item = Result<Delivery, Skipped>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let reading = match &mut self.current {
+                Some(reading) => reading,
+                None => {
+                    let mut part = self.parts.next()?;
+                    if let Err(err) = part.file.seek(SeekFrom::Start(0)) {
+                        return Some(Err(Skipped(format!(
+                            "journal {}: cannot read it ({}); skipped the file",
+                            part.path.display(),
+                            crate::io_reason(&err)
+                        ))));
+                    }
+                    self.current.insert(Reading {
+                        path: part.path,
+                        reader: BufReader::with_capacity(256 * 1024, part.file.take(part.len)),
+                        line_no: 0,
+                    })
+                }
+            };
+            self.line.clear();
+            let read = match reading.reader.read_until(b'\n', &mut self.line) {
+                Ok(read) => read,
+                Err(err) => {
+                    let skipped = Skipped(format!(
+                        "journal {}: cannot read past line {} ({}); skipped the rest of the file",
+                        reading.path.display(),
+                        reading.line_no,
+                        crate::io_reason(&err)
+                    ));
+                    self.current = None;
+                    return Some(Err(skipped));
+                }
+            };
+            if read == 0 {
+                self.current = None;
+                continue;
+            }
+            self.bytes_read += read as u64;
+            reading.line_no += 1;
+            if self.line.last() != Some(&b'\n') {
+                return Some(Err(Skipped(format!(
+                    "journal {}: line {} was cut short by a crash mid-write; skipped it",
+                    reading.path.display(),
+                    reading.line_no
+                ))));
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(parse_line(&self.line).map_err(|err| {
+                Skipped(format!(
+                    "journal {}: line {} is not a journal entry ({err}); skipped it",
+                    reading.path.display(),
+                    reading.line_no
+                ))
+            }));
+        }
+    }
+}
+
+/// A journal line, as written.
+#[derive(Serialize)]
+struct EntryOut<'a> {
+    id: u64,
+    #[serde(serialize_with = "at")]
+    received_at: &'a DateTime<Utc>,
+    #[serde(serialize_with = "at_opt", skip_serializing_if = "Option::is_none")]
+    sent_at: Option<&'a DateTime<Utc>>,
+    auth: Auth,
+    repaired: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pair: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forms: Vec<Option<UpParamsForm>>,
+    notification: &'a Notification,
+}
+
+fn at<S: Serializer>(at: &&DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    rfc3339::serialize(at, s)
+}
+
+fn at_opt<S: Serializer>(at: &Option<&DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339::serialize(at, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A journal line, as read.
+#[derive(Deserialize)]
+struct EntryIn {
+    id: u64,
+    #[serde(with = "rfc3339")]
+    received_at: DateTime<Utc>,
+    #[serde(default, with = "rfc3339::option")]
+    sent_at: Option<DateTime<Utc>>,
+    auth: Auth,
+    #[serde(default)]
+    repaired: bool,
+    #[serde(default)]
+    forms: Vec<Option<UpParamsForm>>,
+    notification: Notification,
+}
+
+/// The journal line for a delivery, with its newline.
+pub fn line(delivery: &Delivery, fingerprint: Option<&Fingerprint>) -> serde_json::Result<Vec<u8>> {
+    let forms: Vec<Option<UpParamsForm>> = delivery
+        .notification
+        .sources
+        .iter()
+        .map(|source| match source {
+            Source::Pipeline {
+                up_params: Some(up),
+                ..
+            } => Some(up.form),
+            _ => None,
+        })
+        .collect();
+    let forms = if forms.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        forms
+    };
+    let entry = EntryOut {
+        id: delivery.id,
+        received_at: &delivery.received_at,
+        sent_at: delivery.sent_at.as_ref(),
+        auth: delivery.auth,
+        repaired: delivery.repaired,
+        key: fingerprint.map(|f| guard::hex(&f.delivery)),
+        pair: fingerprint.and_then(|f| f.pair.as_ref()).map(guard::hex),
+        forms,
+        notification: &delivery.notification,
+    };
+    let mut out = serde_json::to_vec(&entry)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// Reads one journal line back into the delivery it was written from.
+pub fn parse_line(line: &[u8]) -> serde_json::Result<Delivery> {
+    let entry: EntryIn = serde_json::from_slice(line)?;
+    let mut notification = entry.notification;
+    for (source, form) in notification.sources.iter_mut().zip(entry.forms) {
+        if let (
+            Source::Pipeline {
+                up_params: Some(up),
+                ..
+            },
+            Some(form),
+        ) = (source, form)
+        {
+            up.form = form;
+        }
+    }
+    Ok(Delivery {
+        id: entry.id,
+        received_at: entry.received_at,
+        sent_at: entry.sent_at,
+        auth: entry.auth,
+        repaired: entry.repaired,
+        notification,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitee::parse_notification;
+    use chrono::SubsecRound as _;
+
+    fn delivery(id: u64, body: &[u8]) -> Delivery {
+        let parsed = parse_notification(body).unwrap();
+        Delivery {
+            id,
+            // The journal keeps milliseconds, as the receiver stamps them.
+            received_at: Utc::now().trunc_subsecs(3),
+            sent_at: DateTime::from_timestamp_millis(1_672_135_206_524),
+            auth: Auth::Signature,
+            repaired: parsed.repaired(),
+            notification: parsed.notification,
+        }
+    }
+
+    fn sample(id: u64) -> Delivery {
+        delivery(id, br#"{"job":{"pipelineId":1,"statusCode":"RUNNING"}}"#)
+    }
+
+    fn write(journal: &mut Journal, deliveries: &[Delivery]) {
+        let mut lines = Vec::new();
+        for d in deliveries {
+            lines.extend(line(d, None).unwrap());
+        }
+        journal.append(&lines).unwrap();
+    }
+
+    fn ids(history: History) -> Vec<Result<u64, String>> {
+        history
+            .entries()
+            .map(|e| e.map(|d| d.id).map_err(|s| s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_up_params_form_survives_the_round_trip() {
+        let docs = include_bytes!("../../tests/fixtures/doc-sample.txt");
+        for body in [
+            &br#"{"sources":[{"sourceType":"PIPELINE","upParams":"{\"A\":\"1\"}"},{"sourceType":"GITEE_GO"},{"sourceType":"PIPELINE","upParams":"A=1"}]}"#[..],
+            br#"{"sources":[{"sourceType":"PIPELINE","upParams":{"A":"1"}}]}"#,
+            &docs[..],
+        ] {
+            let original = delivery(3, body);
+            let text = line(&original, None).unwrap();
+            assert_eq!(text.last(), Some(&b'\n'));
+            assert_eq!(parse_line(&text).unwrap(), original);
+        }
+    }
+
+    #[test]
+    fn entries_come_back_in_order_and_ids_resume_after_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/journal.jsonl");
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 0);
+        assert!(opened.history.is_empty());
+        let mut journal = opened.journal;
+        write(&mut journal, &[sample(1), sample(2)]);
+        write(&mut journal, &[sample(3)]);
+        drop(journal);
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 3);
+        assert!(opened.warnings.is_empty());
+        assert_eq!(ids(opened.history), [Ok(1), Ok(2), Ok(3)]);
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_while_the_first_holds_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let first = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        let err = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap_err();
+        assert!(matches!(err, JournalError::InUse { .. }), "{err}");
+        drop(first);
+        assert!(Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).is_ok());
+    }
+
+    #[test]
+    fn a_cut_short_last_line_is_dropped_and_a_bad_line_is_skipped_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut text = line(&sample(1), None).unwrap();
+        text.extend(b"not json\n");
+        text.extend(line(&sample(5), None).unwrap());
+        let torn = line(&sample(6), None).unwrap();
+        text.extend(&torn[..torn.len() / 2]);
+        fs::write(&path, &text).unwrap();
+
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 5);
+        assert_eq!(opened.warnings.len(), 1, "{:?}", opened.warnings);
+        assert!(opened.warnings[0].contains("cut short"));
+        let read = ids(opened.history);
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0], Ok(1));
+        let skipped = read[1].as_ref().unwrap_err();
+        assert!(
+            skipped.contains("line 2 is not a journal entry"),
+            "{skipped}"
+        );
+        assert_eq!(read[2], Ok(5));
+        // The next append starts on a line of its own.
+        let mut journal = opened.journal;
+        write(&mut journal, &[sample(6)]);
+        drop(journal);
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert!(opened.warnings.is_empty());
+        assert_eq!(opened.last_id, 6);
+    }
+
+    #[test]
+    fn rotation_keeps_one_previous_file_and_history_reads_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let one = line(&sample(1), None).unwrap().len() as u64;
+        let mut journal = Journal::open(&path, one * 2, Utc::now()).unwrap().journal;
+        for id in 1..=5 {
+            write(&mut journal, &[sample(id)]);
+        }
+        drop(journal);
+        // 1 2 | 3 4 | 5: the first file is gone, `.1` holds 3 and 4.
+        assert!(previous_path(&path).exists());
+        let opened = Journal::open(&path, one * 2, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 5);
+        assert_eq!(ids(opened.history), [Ok(3), Ok(4), Ok(5)]);
+    }
+
+    #[test]
+    fn history_is_what_was_there_at_open_whatever_is_appended_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now())
+            .unwrap()
+            .journal;
+        write(&mut journal, &[sample(1)]);
+        drop(journal);
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        let mut journal = opened.journal;
+        write(&mut journal, &[sample(2)]);
+        assert_eq!(ids(opened.history), [Ok(1)]);
+    }
+
+    #[test]
+    fn recent_fingerprints_come_back_for_the_guard() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now())
+            .unwrap()
+            .journal;
+        let fingerprint = Fingerprint::of(Some("1"), Some("t"), b"{}", true).unwrap();
+        let mut old = sample(1);
+        old.received_at = Utc::now() - chrono::TimeDelta::hours(1);
+        let mut lines = line(&old, Some(&fingerprint)).unwrap();
+        lines.extend(line(&sample(2), Some(&fingerprint)).unwrap());
+        journal.append(&lines).unwrap();
+        drop(journal);
+        let since = Utc::now() - chrono::TimeDelta::minutes(10);
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, since).unwrap();
+        assert_eq!(opened.recent.len(), 1);
+        assert_eq!(opened.recent[0].id, 2);
+        assert_eq!(opened.recent[0].fingerprint, fingerprint);
+    }
+
+    #[test]
+    fn a_device_is_written_but_never_read_and_a_full_one_fails_cleanly() {
+        let opened = Journal::open(Path::new("/dev/full"), 10, Utc::now()).unwrap();
+        assert!(opened.history.is_empty());
+        let mut journal = opened.journal;
+        let err = journal.append(b"{}\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot store the delivery: no space left on device"
+        );
+    }
+
+    #[test]
+    fn an_impossible_place_is_one_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        fs::write(&file, b"").unwrap();
+        let path = file.join("journal.jsonl");
+        let err = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot open the journal {}: not a directory",
+                path.display()
+            )
+        );
+    }
+}

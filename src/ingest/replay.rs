@@ -1,0 +1,154 @@
+//! Putting the journal's history on the channel ahead of live traffic, while the receiver is
+//! already answering.
+//!
+//! The writer sends live deliveries to an intermediate channel; [`feed`] first sends every
+//! history entry to the real one, then forwards the live ones. So a consumer sees history, then
+//! live traffic, in id order, and the sender of a live delivery gets its 2xx as soon as it is on
+//! disk, even while a large journal is still loading (unless more than the intermediate
+//! channel's capacity arrive meanwhile; then they wait, as with any full channel).
+//!
+//! Progress (bytes read of the total, entries sent, lines skipped with their reasons) is
+//! published on a `watch` channel, for a progress line in the TUI or warnings on stderr.
+
+use super::Ingest;
+use super::journal::History;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// How far loading the history has come.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub total_bytes: u64,
+    pub bytes_read: u64,
+    /// Entries sent on.
+    pub entries: u64,
+    /// Lines that could not be read back, one sentence each (file and line number); the
+    /// first [`MAX_REASONS`] only, so a journal full of garbage costs no memory.
+    pub skipped: Vec<String>,
+    /// How many lines could not be read back, all told.
+    pub skipped_total: u64,
+    /// Every entry was sent on; live deliveries follow.
+    pub done: bool,
+}
+
+/// How many reasons for skipped lines are kept.
+pub const MAX_REASONS: usize = 100;
+
+/// How often progress is published, in entries: often enough for a smooth progress bar,
+/// rarely enough to cost nothing.
+const PROGRESS_EVERY: u64 = 16 * 1024;
+
+/// Starts a thread that sends every entry of `history` to `out`, then forwards `live` to `out`
+/// until `live` closes (the receiver has stopped) or `out` does (the watcher has gone).
+pub fn feed(
+    history: History,
+    mut live: mpsc::Receiver<Ingest>,
+    out: mpsc::Sender<Ingest>,
+    progress: watch::Sender<Progress>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("pipetop-replay".into())
+        .spawn(move || {
+            let total_bytes = history.total_bytes();
+            progress.send_modify(|p| p.total_bytes = total_bytes);
+            let mut entries = history.entries();
+            let mut sent = 0u64;
+            while let Some(entry) = entries.next() {
+                match entry {
+                    Ok(delivery) => {
+                        if out
+                            .blocking_send(Ingest::Accepted(Arc::new(delivery)))
+                            .is_err()
+                        {
+                            return;
+                        }
+                        sent += 1;
+                        if sent.is_multiple_of(PROGRESS_EVERY) {
+                            let bytes_read = entries.bytes_read();
+                            progress.send_modify(|p| {
+                                p.entries = sent;
+                                p.bytes_read = bytes_read;
+                            });
+                        }
+                    }
+                    Err(skipped) => progress.send_modify(|p| {
+                        p.skipped_total += 1;
+                        if p.skipped.len() < MAX_REASONS {
+                            p.skipped.push(skipped.to_string());
+                        }
+                    }),
+                }
+            }
+            let bytes_read = entries.bytes_read();
+            progress.send_modify(|p| {
+                p.entries = sent;
+                p.bytes_read = bytes_read;
+                p.done = true;
+            });
+            while let Some(ingest) = live.blocking_recv() {
+                if out.blocking_send(ingest).is_err() {
+                    return;
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitee::{Auth, Notification};
+    use crate::ingest::Delivery;
+    use crate::ingest::journal::{self, Journal};
+    use chrono::Utc;
+
+    fn delivery(id: u64) -> Delivery {
+        Delivery {
+            id,
+            received_at: Utc::now(),
+            sent_at: None,
+            auth: Auth::None,
+            repaired: false,
+            notification: Notification::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn history_comes_first_then_live_deliveries_and_progress_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, journal::DEFAULT_MAX_SIZE, Utc::now())
+            .unwrap()
+            .journal;
+        let mut lines = Vec::new();
+        for id in 1..=3 {
+            lines.extend(journal::line(&delivery(id), None).unwrap());
+        }
+        lines.extend(b"{\"id\":\n");
+        journal.append(&lines).unwrap();
+        drop(journal);
+        let opened = Journal::open(&path, journal::DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+
+        let (live_tx, live_rx) = mpsc::channel(8);
+        let (out_tx, mut out_rx) = mpsc::channel(8);
+        let (progress_tx, mut progress_rx) = watch::channel(Progress::default());
+        live_tx
+            .send(Ingest::Accepted(Arc::new(delivery(4))))
+            .await
+            .unwrap();
+        drop(live_tx);
+        let thread = feed(opened.history, live_rx, out_tx, progress_tx).unwrap();
+        let mut ids = Vec::new();
+        while let Some(Ingest::Accepted(delivery)) = out_rx.recv().await {
+            ids.push(delivery.id);
+        }
+        assert_eq!(ids, [1, 2, 3, 4]);
+        thread.join().unwrap();
+        let progress = progress_rx.borrow_and_update().clone();
+        assert!(progress.done);
+        assert_eq!(progress.entries, 3);
+        assert_eq!(progress.bytes_read, progress.total_bytes);
+        assert_eq!(progress.skipped.len(), 1);
+        assert_eq!(progress.skipped_total, 1);
+        assert!(progress.skipped[0].contains("line 4 is not a journal entry"));
+    }
+}
