@@ -90,6 +90,15 @@ impl Screen {
         text[start..].split_whitespace().next().unwrap().to_owned()
     }
 
+    fn signal(&self, name: &str) {
+        let pid = self.child.process_id().expect("pipetop's pid");
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
     fn exit_code(&mut self) -> u32 {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -221,12 +230,7 @@ fn sigterm_restores_the_terminal_and_exits_cleanly() {
     let mut screen = Screen::start(&["--listen", "127.0.0.1:0", "--no-journal"]);
     screen.wait_for("Waiting for the first webhook");
     assert!(screen.parser.lock().unwrap().screen().alternate_screen());
-    let pid = screen.child.process_id().expect("pipetop's pid");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    screen.signal("TERM");
     assert_eq!(screen.exit_code(), 0);
     let deadline = Instant::now() + Duration::from_secs(5);
     while screen.parser.lock().unwrap().screen().alternate_screen() {
@@ -236,4 +240,32 @@ fn sigterm_restores_the_terminal_and_exits_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn history_is_back_on_screen_after_kill_9_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let journal = journal.to_str().unwrap();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        journal,
+    ];
+    let mut first = Screen::start(&args);
+    let url = first.webhook_url();
+    post(&url, "inventory-service", "compile", "SUCC");
+    post(&url, "search-indexer", "e2e", "FAIL");
+    first.wait_for("search-indexer");
+    first.signal("KILL");
+    first.exit_code();
+
+    let second = Screen::start(&args);
+    let text = second.wait_until("both pipelines from the journal", |s| {
+        s.contains("inventory-service") && s.contains("search-indexer")
+    });
+    assert!(text.contains("accepted 2"), "{text}");
 }
