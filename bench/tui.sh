@@ -29,6 +29,8 @@ EVENTS=${EVENTS:-1000000}
 PIPELINES=${PIPELINES:-10000}
 SECRET=pipetop-bench-secret
 SESSION=pipetop-bench-$$
+# A tmux server of its own, so nothing else using tmux on the machine can stop the run.
+tmux() { command tmux -L "$SESSION" "$@"; }
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "tui.sh: $*"; exit 1; }

@@ -1,5 +1,5 @@
 //! What drawing one frame costs at scale: 10,000 pipelines with a 20-job run each (200,000
-//! jobs, so `Limits::jobs` is raised to hold them all) and a full 10,000-entry event log, drawn
+//! jobs, so `Limits` is raised to hold them all) and a full 10,000-entry event log, drawn
 //! into ratatui's `TestBackend` at 120×36. The target is < 2 ms, and the cost should follow what
 //! is on screen, not what is stored:
 //!
@@ -42,6 +42,7 @@ fn monitor() -> Monitor {
         .unwrap_or_else(|err| panic!("the documented sample parses: {err}"))
         .notification;
     let mut monitor = Monitor::new(Limits {
+        pipelines: PIPELINES as usize,
         runs: PIPELINES as usize,
         jobs: (PIPELINES * STAGES * JOBS_PER_STAGE) as usize,
         ..Limits::default()
