@@ -9,8 +9,12 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- --url http://127.0.0.1:8787/webhook --secret s \
-//!     --connections 32 --duration 10s [--rate 1000] [--json]
+//!     --connections 32 --duration 10s [--rate 1000] [--json] [--answers FILE]
 //! ```
+//!
+//! `--answers FILE` writes `<delivery id> <unix micros>` for every accepted request, from the
+//! `"id"` pipetop answers with and the moment the answer was read; with the TUI's
+//! `PIPETOP_FRAME_LOG` this gives the time from answer to screen (`bench/visible.sh`).
 
 use bytes::Bytes;
 use clap::Parser;
@@ -75,6 +79,10 @@ struct Args {
     /// Print one JSON object on stdout instead of the text report.
     #[arg(long)]
     json: bool,
+    /// Write `<delivery id> <unix micros>` per accepted request (warm-up included) to FILE,
+    /// ordered by id: when each answer was read, for matching against a frame log.
+    #[arg(long, value_name = "FILE")]
+    answers: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +103,11 @@ fn main() -> ExitCode {
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
     let report = runtime.block_on(run(&args, Arc::new(target)));
+    if let Some(path) = &args.answers
+        && let Err(err) = write_answers(path, &report.tally.answers)
+    {
+        return fail(&format!("cannot write {}: {err}", path.display()));
+    }
     if args.json {
         println!("{}", report.to_json(&args));
     } else {
@@ -104,6 +117,17 @@ fn main() -> ExitCode {
         Some(problem) => fail(&problem),
         None => ExitCode::SUCCESS,
     }
+}
+
+fn write_answers(path: &std::path::Path, answers: &[(u64, u64)]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut sorted = answers.to_vec();
+    sorted.sort_unstable();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (id, micros) in sorted {
+        writeln!(out, "{id} {micros}")?;
+    }
+    out.flush()
 }
 
 fn fail(reason: &str) -> ExitCode {
@@ -194,6 +218,8 @@ struct Plan {
     backdate_ms: u64,
     /// Set when the timestamps would run further ahead of the clock than `backdate`.
     exhausted: AtomicBool,
+    /// Record each accepted request's delivery id and answer time (`--answers`).
+    answers: bool,
 }
 
 impl Plan {
@@ -227,6 +253,23 @@ fn unix_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The delivery id in pipetop's answer, `{"ok":true,"id":7}`; other receivers send none.
+fn answered_id(body: &[u8]) -> Option<u64> {
+    let key = b"\"id\":";
+    let at = body.windows(key.len()).position(|w| w == key)? + key.len();
+    let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&body[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// What one connection saw while measuring.
 struct Tally {
     latency_us: Histogram<u64>,
@@ -235,6 +278,8 @@ struct Tally {
     /// Counted during the warm-up too: a connection failing there is as much a problem.
     errors: u64,
     first_error: Option<String>,
+    /// `(delivery id, unix micros)` per accepted request, with `--answers`.
+    answers: Vec<(u64, u64)>,
 }
 
 impl Tally {
@@ -247,6 +292,7 @@ impl Tally {
             refused: BTreeMap::new(),
             errors: 0,
             first_error: None,
+            answers: Vec::new(),
         }
     }
 
@@ -266,6 +312,7 @@ impl Tally {
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
+        self.answers.extend(other.answers);
     }
 }
 
@@ -286,6 +333,7 @@ async fn run(args: &Args, target: Arc<Target>) -> Report {
         next_timestamp: AtomicU64::new(0),
         backdate_ms: u64::try_from(args.backdate.as_millis()).unwrap_or(u64::MAX),
         exhausted: AtomicBool::new(false),
+        answers: args.answers.is_some(),
     });
     let tasks: Vec<_> = (0..args.connections)
         .map(|index| {
@@ -360,8 +408,14 @@ async fn connection(plan: Arc<Plan>, index: u64, first_due: Instant) -> Tally {
             Err(err) => Err(err),
         };
         match outcome {
-            Ok((live, status)) => {
+            Ok((live, status, body)) => {
                 sender = Some(live);
+                if plan.answers
+                    && (200..300).contains(&status)
+                    && let Some(id) = answered_id(&body)
+                {
+                    tally.answers.push((id, unix_micros()));
+                }
                 if measured {
                     let micros = u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX);
                     tally.latency_us.saturating_record(micros.max(1));
@@ -403,7 +457,7 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
 async fn exchange(
     mut sender: SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
-) -> Result<(SendRequest<Full<Bytes>>, u16), String> {
+) -> Result<(SendRequest<Full<Bytes>>, u16, Bytes), String> {
     sender
         .ready()
         .await
@@ -413,12 +467,13 @@ async fn exchange(
         .await
         .map_err(|err| format!("request failed: {err}"))?;
     let status = response.status().as_u16();
-    response
+    let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|err| format!("reading the response failed: {err}"))?;
-    Ok((sender, status))
+        .map_err(|err| format!("reading the response failed: {err}"))?
+        .to_bytes();
+    Ok((sender, status, body))
 }
 
 /// The stages and jobs every generated pipeline has, in order.

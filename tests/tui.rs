@@ -19,6 +19,10 @@ struct Screen {
 
 impl Screen {
     fn start(args: &[&str]) -> Screen {
+        Screen::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Screen {
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -31,6 +35,9 @@ impl Screen {
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
         let child = pty.slave.spawn_command(cmd).expect("spawn pipetop");
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().expect("pty reader");
@@ -268,4 +275,57 @@ fn history_is_back_on_screen_after_kill_9_and_restart() {
         s.contains("inventory-service") && s.contains("search-indexer")
     });
     assert!(text.contains("accepted 2"), "{text}");
+}
+
+#[test]
+fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frames.log");
+    let mut screen = Screen::start_with_env(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--secret",
+            SECRET,
+            "--no-journal",
+        ],
+        &[("PIPETOP_FRAME_LOG", path.to_str().unwrap())],
+    );
+    let url = screen.webhook_url();
+    post(&url, "checkout-service", "compile", "SUCC");
+    post(&url, "billing-service", "unit-tests", "FAIL");
+    screen.wait_for("billing-service");
+
+    // The line is written just after the frame reaches the terminal, so it may trail the screen.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let frames = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let frames: Vec<(u64, u64)> = text
+            .lines()
+            .map(|line| {
+                let (micros, id) = line.split_once(' ').expect("two fields");
+                (micros.parse().unwrap(), id.parse().unwrap())
+            })
+            .collect();
+        if frames.last().is_some_and(|&(_, id)| id == 2) {
+            break frames;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no frame showed delivery 2:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(30));
+    };
+    assert_eq!(
+        frames[0].1, 0,
+        "the first frame is drawn before any delivery"
+    );
+    assert!(
+        frames
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1),
+        "{frames:?}"
+    );
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
 }

@@ -26,8 +26,16 @@ use std::sync::Arc;
 ///
 /// Memory follows the budgets, not the number of events. Measured with the documented sample
 /// payload (about 2 KiB a delivery), 1,000,000 events leave 16 MB of live heap spread over 40
-/// pipelines, 37 MB over 1,000, and 56 MB over 10,000 (every budget full: the worst case).
-/// Showing 10,000 pipelines with 20-job runs at once needs `jobs` raised to 200,000.
+/// pipelines, 37 MB over 1,000, and 56 MB over 10,000 with budgets twice the defaults below.
+///
+/// The defaults hold 5,000 runs and 50,000 jobs because the process's resident memory, not the
+/// live heap, is what a user sees: deliveries are parsed on whichever worker thread took the
+/// request, the few a run keeps stay among many that were freed, and glibc's per-thread arenas
+/// then held 105 MiB resident for 45 MB in use with 10,000 runs and 100,000 jobs. With these
+/// defaults the TUI stays near 52 MiB after 1,000,000 events over 10,000 pipelines
+/// (BENCHMARKS.md). The cost: past 5,000 busy pipelines the least recently active ones are
+/// forgotten. Showing 10,000 pipelines with 20-job runs at once needs `pipelines` and `runs`
+/// raised to 10,000 and `jobs` to 200,000.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Pipelines kept; a new one evicts the least recently active.
@@ -54,12 +62,12 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            pipelines: 10_000,
+            pipelines: 5_000,
             runs_per_pipeline: 50,
             stages_per_run: 64,
             jobs_per_stage: 128,
-            runs: 10_000,
-            jobs: 100_000,
+            runs: 5_000,
+            jobs: 50_000,
             log: 10_000,
             text: 128,
             url: 1024,

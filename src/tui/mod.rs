@@ -4,7 +4,9 @@
 //! The loop waits on three things: deliveries from the receiver, terminal input, and a clock.
 //! It drains every queued delivery before drawing, draws at most once per frame interval, and
 //! only when something changed; the clock only marks the screen dirty while ages are on it.
+//! With `PIPETOP_FRAME_LOG` set it also records each frame for benchmarks ([`frame_log`]).
 
+pub mod frame_log;
 pub mod help;
 pub mod keys;
 pub mod theme;
@@ -15,6 +17,7 @@ use crate::ingest::Ingest;
 use crate::ingest::replay::Progress;
 use crate::monitor::Monitor;
 use crossterm::event::{Event, EventStream, KeyEventKind};
+use frame_log::FrameLog;
 use futures_util::StreamExt;
 use std::io::Write;
 use std::time::Duration;
@@ -64,6 +67,7 @@ pub async fn run(
     mut rx: mpsc::Receiver<Ingest>,
     mut loading: Option<watch::Receiver<Progress>>,
 ) -> anyhow::Result<()> {
+    let mut frame_log = FrameLog::from_env()?;
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -75,10 +79,15 @@ pub async fn run(
 
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME;
+    // Ids grow in channel order; the frame log reports the newest one each frame shows.
+    let mut highest_delivery = 0;
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
             let clock = widgets::Clock::local();
             terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context, &clock))?;
+            if let Some(log) = &mut frame_log {
+                log.record(highest_delivery)?;
+            }
             last_frame = Instant::now();
             dirty = false;
         }
@@ -86,10 +95,12 @@ pub async fn run(
         tokio::select! {
             ingest = rx.recv() => {
                 let Some(ingest) = ingest else { break };
+                highest_delivery = highest_delivery.max(delivery_id(&ingest));
                 let mut applied = monitor.apply(&ingest);
                 let mut failed = applied.newly_failed;
                 let mut changed = applied.changed();
                 while let Ok(more) = rx.try_recv() {
+                    highest_delivery = highest_delivery.max(delivery_id(&more));
                     applied = monitor.apply(&more);
                     failed |= applied.newly_failed;
                     changed |= applied.changed();
@@ -157,6 +168,14 @@ fn replay_summary(progress: &Progress) -> String {
         }
     }
     summary
+}
+
+/// The id of an accepted delivery; 0 for a rejection, which has none.
+fn delivery_id(ingest: &Ingest) -> u64 {
+    match ingest {
+        Ingest::Accepted(delivery) => delivery.id,
+        Ingest::Rejected(_) => 0,
+    }
 }
 
 fn bell() {

@@ -1,0 +1,96 @@
+//! A measurement hook: with `PIPETOP_FRAME_LOG=FILE` set, the TUI appends one line per frame it
+//! has drawn and flushed to the terminal, `<unix micros> <highest delivery id applied>`, so a
+//! benchmark can tell when each delivery became visible and how often frames were drawn (see
+//! BENCHMARKS.md). Unset, nothing is opened and nothing is written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The environment variable naming the file.
+pub const ENV: &str = "PIPETOP_FRAME_LOG";
+
+#[derive(Debug)]
+pub struct FrameLog {
+    out: BufWriter<File>,
+}
+
+impl FrameLog {
+    /// The log named by [`ENV`], if it is set; an error names the file in one sentence.
+    pub fn from_env() -> anyhow::Result<Option<FrameLog>> {
+        match std::env::var_os(ENV) {
+            Some(path) if !path.is_empty() => FrameLog::open(Path::new(&path)).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Opens `path` for appending, creating it if needed.
+    pub fn open(path: &Path) -> anyhow::Result<FrameLog> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot open {ENV} file {}: {}",
+                    path.display(),
+                    crate::io_reason(&err)
+                )
+            })?;
+        Ok(FrameLog {
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Records a frame that has just reached the terminal. Written through at once, so the
+    /// file is complete even if pipetop is killed, at one small write per frame.
+    pub fn record(&mut self, highest_delivery: u64) -> std::io::Result<()> {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        writeln!(self.out, "{micros} {highest_delivery}")?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_frame_is_one_line_of_time_and_delivery_id_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frames.log");
+        std::fs::write(&path, "1 0\n").unwrap();
+        let mut log = FrameLog::open(&path).unwrap();
+        log.record(0).unwrap();
+        log.record(42).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], "1 0");
+        let fields: Vec<Vec<u128>> = lines[1..]
+            .iter()
+            .map(|line| line.split(' ').map(|f| f.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(fields[0][1], 0);
+        assert_eq!(fields[1][1], 42);
+        assert!(fields[0][0] > 1_600_000_000_000_000, "{text}");
+        assert!(fields[0][0] <= fields[1][0], "{text}");
+    }
+
+    #[test]
+    fn an_unopenable_file_is_one_sentence_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("frames.log");
+        let err = FrameLog::open(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot open PIPETOP_FRAME_LOG file {}: no such file or directory",
+                path.display()
+            )
+        );
+    }
+}
