@@ -83,12 +83,13 @@ pub async fn run(
     let mut highest_delivery = 0;
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
+            // Frames are spaced from start to start, so drawing time does not add to latency.
+            last_frame = Instant::now();
             let clock = widgets::Clock::local();
             terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context, &clock))?;
             if let Some(log) = &mut frame_log {
                 log.record(highest_delivery)?;
             }
-            last_frame = Instant::now();
             dirty = false;
         }
         let next_frame = last_frame + FRAME;
