@@ -8,7 +8,7 @@
 //! cargo run --release --example replay -- parse /tmp/journal.jsonl
 //! cargo run --release --example replay -- apply /tmp/journal.jsonl
 //! ```
-//! `load` is the start as the TUI sees it; `parse` reads the journal back without a monitor and
+//! `generate` writes about 800 bytes a line (1,000,000 lines: 800 MB). `load` is the start as the TUI sees it; `parse` reads the journal back without a monitor and
 //! `apply` times the monitor alone over deliveries already in memory, to tell the two costs
 //! apart. `bench/replay.sh` runs them all; the results are recorded in BENCHMARKS.md.
 
@@ -94,7 +94,8 @@ impl Rng {
 }
 
 /// One notification body: a job of one of the pipelines, in a build that advances as the
-/// pipeline gets events, from a Gitee repository, one in ten also from an upstream pipeline.
+/// pipeline gets events, from a Gitee repository, one build in ten also from an upstream
+/// pipeline.
 fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
     let pipeline = rng.next() % PIPELINES;
     let seen = &mut per_pipeline[pipeline as usize];
@@ -115,7 +116,13 @@ fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
         })
         .map_or(("SUCC", "Success"), |s| (s.0, s.1));
     let id = 255_000 + pipeline;
-    let commit = (rng.next(), rng.next(), rng.next() as u32);
+    // Every job of a build is built from the same commit.
+    let mut commit_rng = Rng((id << 32 | build) ^ 0x9E37_79B9_7F4A_7C15);
+    let commit = (
+        commit_rng.next(),
+        commit_rng.next(),
+        commit_rng.next() as u32,
+    );
     let mut body = String::with_capacity(1024);
     // Writing into a String cannot fail.
     let _ = write!(
@@ -123,7 +130,7 @@ fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
         r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
         commit.0, commit.1, commit.2,
     );
-    if rng.next().is_multiple_of(10) {
+    if commit_rng.next().is_multiple_of(10) {
         let _ = write!(
             body,
             r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
