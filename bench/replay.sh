@@ -1,39 +1,42 @@
 #!/usr/bin/env bash
-# Start over a journal (issue 5's last row; needs the journal from the durable-history issue):
-# how long until the restarted receiver answers GET /healthz, and until the TUI has drawn a frame
-# showing the journal's last delivery.
+# Measures starting over a large journal (examples/replay.rs): writes LINES realistic journal
+# lines (about 800 bytes each) to a temporary file, then for ROUNDS rounds times
+#   parse  reading every line back into a delivery, alone;
+#   load   what pipetop does on start: open, replay onto the channel from the replay thread,
+#          and apply every delivery to a Monitor on the consuming thread, until all are in.
+# and prints each round and the medians. The file is deleted at the end.
 #
-#   JOURNAL=1 EVENTS=1000000 bench/memory.sh         # writes target/bench-results/<…>-memory/journal.jsonl
-#   bench/replay.sh target/bench-results/<…>-memory/journal.jsonl
-#
-# The last delivery id is taken as the journal's line count unless LAST_ID is set. Frames are
-# observed through PIPETOP_FRAME_LOG, as in bench/tui.sh.
+#   bench/replay.sh                    # 1,000,000 lines (800 MB in $TMPDIR), 3 rounds
+#   LINES=100000 ROUNDS=5 bench/replay.sh
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-JOURNAL_FILE=${1:?usage: bench/replay.sh JOURNAL_FILE}
-PORT=${PORT:-18792}
-LAST_ID=${LAST_ID:-$(wc -l <"$JOURNAL_FILE")}
-SESSION=pipetop-replay-$$
-tmux() { command tmux -L "$SESSION" "$@"; }
-RESULTS=$PWD/target/bench-results/$(date +%Y%m%d-%H%M%S)-replay
-mkdir -p "$RESULTS"
-FRAMES=$RESULTS/frames.log
-trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true' EXIT
+LINES=${LINES:-1000000}
+ROUNDS=${ROUNDS:-3}
+JOURNAL=$(mktemp "${TMPDIR:-/tmp}/pipetop-replay-XXXXXX.jsonl")
+trap 'rm -f "$JOURNAL"' EXIT
 
-cargo build --release --quiet --bin pipetop
-now_us() { date +%s%6N; }
-start=$(now_us)
-tmux new-session -d -s "$SESSION" -x 120 -y 36 \
-    "exec env PIPETOP_FRAME_LOG='$FRAMES' '$PWD/target/release/pipetop' --listen 127.0.0.1:$PORT \
-        --secret pipetop-bench-secret --journal '$JOURNAL_FILE' 2>'$RESULTS/stderr.log'"
-until curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null; do sleep 0.005; done
-answering=$(now_us)
-until [[ -s $FRAMES ]] && awk -v id="$LAST_ID" '$2 >= id { found = 1 } END { exit !found }' "$FRAMES"; do
-    sleep 0.02
+say() { printf '%s\n' "$*" >&2; }
+
+say "building the replay example (cargo build --release --example replay) ..."
+cargo build --release --example replay >&2
+REPLAY=target/release/examples/replay
+
+"$REPLAY" generate "$JOURNAL" "$LINES"
+# Read the file once so every round reads it from the page cache, as a restart usually does.
+cat "$JOURNAL" >/dev/null
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+parse=() load=()
+for round in $(seq "$ROUNDS"); do
+    p=$("$REPLAY" parse "$JOURNAL")
+    l=$("$REPLAY" load "$JOURNAL")
+    say "round $round: $p"
+    say "round $round: $l"
+    parse+=("$(sed -E 's/.*(read|applied) in ([0-9.]+) s.*/\2/' <<<"$p")")
+    load+=("$(sed -E 's/.*(read|applied) in ([0-9.]+) s.*/\2/' <<<"$l")")
 done
-shown=$(awk -v id="$LAST_ID" '$2 >= id { print $1; exit }' "$FRAMES")
-awk -v s="$start" -v a="$answering" -v f="$shown" -v n="$LAST_ID" 'BEGIN {
-    printf "replay of %d deliveries: /healthz answered after %.1f ms; delivery %d on screen after %.1f ms\n",
-        n, (a - s) / 1000, n, (f - s) / 1000 }'
+printf 'median over %s rounds, %s lines: parse %s s, load %s s\n' "$ROUNDS" "$LINES" \
+    "$(printf '%s\n' "${parse[@]}" | median)" "$(printf '%s\n' "${load[@]}" | median)"

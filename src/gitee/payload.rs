@@ -5,78 +5,44 @@
 //! unknown source types and unknown fields are kept as received, so nothing is lost when Gitee
 //! adds something.
 
-use serde::de::{self, Deserializer};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// One webhook notification: the job whose status changed, what it was built from, and the
 /// pipeline's global parameters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
-    #[serde(default, deserialize_with = "null_as_default")]
     pub job: Job,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub sources: Vec<Source>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub global_params: Vec<GlobalParam>,
     /// Top-level fields this version does not know, kept as received.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline_id: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub build_number: Option<u64>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_status",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<StatusCode>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline_url: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -191,19 +157,11 @@ impl Status {
 }
 
 /// One `{ "key", "value" }` entry of `globalParams`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GlobalParam {
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -280,37 +238,38 @@ impl Source {
 
 impl<'de> Deserialize<'de> for Source {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut map = match Value::deserialize(deserializer)? {
-            Value::Object(map) => map,
-            Value::Null => Map::new(),
-            other => {
+        // Errors are made here, once the value has been read whole, rather than inside the
+        // visitor, so that they carry the same position as when a source was read as a `Value`.
+        let mut fields = match deserializer.deserialize_any(RawSourceVisitor)? {
+            RawSource::Object(fields) => distinct(fields),
+            RawSource::Null => Vec::new(),
+            RawSource::Not(kind) => {
                 return Err(de::Error::custom(format!(
-                    "a source must be an object, found {}",
-                    json_kind(&other)
+                    "a source must be an object, found {kind}"
                 )));
             }
         };
-        let source_type = take_string::<D::Error>(&mut map, "sourceType")?;
+        let source_type = take_string::<D::Error>(&mut fields, "sourceType")?;
         let source = match source_type.as_deref() {
             Some("GITEE_GO") => Source::GiteeGo {
-                repo_path: take_string(&mut map, "repoPath")?,
-                branch: take_string(&mut map, "branch")?,
-                commit_id: take_string(&mut map, "commitId")?,
-                extra: map,
+                repo_path: take_string(&mut fields, "repoPath")?,
+                branch: take_string(&mut fields, "branch")?,
+                commit_id: take_string(&mut fields, "commitId")?,
+                extra: into_map(fields),
             },
             Some("PIPELINE") => Source::Pipeline {
-                build_number: take_u64(&mut map, "buildNumber")?,
-                up_params: map.shift_remove("upParams").and_then(UpParams::from_value),
-                extra: map,
+                build_number: take_u64(&mut fields, "buildNumber")?,
+                up_params: take(&mut fields, "upParams").and_then(UpParams::from_value),
+                extra: into_map(fields),
             },
             Some("CODE_LEVEL_ARTIFACT") => Source::CodeLevelArtifact {
-                artifact_repo: take_string(&mut map, "artifactRepo")?,
-                artifact_version: take_string(&mut map, "artifactVersion")?,
-                extra: map,
+                artifact_repo: take_string(&mut fields, "artifactRepo")?,
+                artifact_version: take_string(&mut fields, "artifactVersion")?,
+                extra: into_map(fields),
             },
             _ => Source::Other {
                 source_type,
-                fields: map,
+                fields: into_map(fields),
             },
         };
         Ok(source)
@@ -474,16 +433,16 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn take_string<E: de::Error>(map: &mut Map<String, Value>, key: &str) -> Result<Option<String>, E> {
-    match map.shift_remove(key) {
+fn take_string<E: de::Error>(fields: &mut Fields, key: &str) -> Result<Option<String>, E> {
+    match take(fields, key) {
         None => Ok(None),
         Some(value) => value_to_string(value)
             .map_err(|kind| E::custom(format!("{key}: expected a string, found {kind}"))),
     }
 }
 
-fn take_u64<E: de::Error>(map: &mut Map<String, Value>, key: &str) -> Result<Option<u64>, E> {
-    match map.shift_remove(key) {
+fn take_u64<E: de::Error>(fields: &mut Fields, key: &str) -> Result<Option<u64>, E> {
+    match take(fields, key) {
         None => Ok(None),
         Some(value) => value_to_u64(value)
             .map_err(|kind| E::custom(format!("{key}: expected a whole number, found {kind}"))),
@@ -519,14 +478,6 @@ fn value_to_u64(value: Value) -> Result<Option<u64>, String> {
     }
 }
 
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
 fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     let value = Value::deserialize(deserializer)?;
     value_to_string(value)
@@ -539,10 +490,292 @@ fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>
         .map_err(|kind| de::Error::custom(format!("expected a whole number, found {kind}")))
 }
 
-fn lenient_status<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<StatusCode>, D::Error> {
-    Ok(lenient_string(deserializer)?.map(StatusCode))
+// Reading notifications by hand.
+//
+// The derived code did this with `#[serde(flatten)]` for the unknown fields, which routes every
+// object through serde's private buffering, and read each source as a `Value` first, hashing
+// and allocating every key; a journal of a million lines paid that a million times on start.
+// These visitors read each object once and borrow keys from the input, and keep the derived
+// code's behaviour: a missing or null field is empty, a repeated known field is the same
+// `duplicate field` error, unknown fields keep their arrival order (a repeated one its first
+// place and last value, as `Map::insert` does), and errors read the same with the same position
+// (the `derive_parity` tests compare both on generated input).
+
+impl<'de> Deserialize<'de> for Notification {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NotificationVisitor;
+        impl<'de> Visitor<'de> for NotificationVisitor {
+            type Value = Notification;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct Notification")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Notification, A::Error> {
+                let mut job: Option<Option<Job>> = None;
+                let mut sources: Option<Option<Vec<Source>>> = None;
+                let mut global_params: Option<Option<Vec<GlobalParam>>> = None;
+                let extra = read_fields(map, |key, map| match key {
+                    "job" => first(map, &mut job, "job"),
+                    "sources" => first(map, &mut sources, "sources"),
+                    "globalParams" => first(map, &mut global_params, "globalParams"),
+                    _ => Ok(false),
+                })?;
+                Ok(Notification {
+                    job: job.flatten().unwrap_or_default(),
+                    sources: sources.flatten().unwrap_or_default(),
+                    global_params: global_params.flatten().unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(NotificationVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Job {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct JobVisitor;
+        impl<'de> Visitor<'de> for JobVisitor {
+            type Value = Job;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct Job")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Job, A::Error> {
+                let mut pipeline_id: Option<LenientU64> = None;
+                let mut pipeline_name: Option<LenientString> = None;
+                let mut stage_name: Option<LenientString> = None;
+                let mut job_name: Option<LenientString> = None;
+                let mut build_number: Option<LenientU64> = None;
+                let mut status_code: Option<LenientString> = None;
+                let mut status_name: Option<LenientString> = None;
+                let mut pipeline_url: Option<LenientString> = None;
+                let extra = read_fields(map, |key, map| match key {
+                    "pipelineId" => first(map, &mut pipeline_id, "pipelineId"),
+                    "pipelineName" => first(map, &mut pipeline_name, "pipelineName"),
+                    "stageName" => first(map, &mut stage_name, "stageName"),
+                    "jobName" => first(map, &mut job_name, "jobName"),
+                    "buildNumber" => first(map, &mut build_number, "buildNumber"),
+                    "statusCode" => first(map, &mut status_code, "statusCode"),
+                    "statusName" => first(map, &mut status_name, "statusName"),
+                    "pipelineUrl" => first(map, &mut pipeline_url, "pipelineUrl"),
+                    _ => Ok(false),
+                })?;
+                Ok(Job {
+                    pipeline_id: pipeline_id.and_then(|v| v.0),
+                    pipeline_name: pipeline_name.and_then(|v| v.0),
+                    stage_name: stage_name.and_then(|v| v.0),
+                    job_name: job_name.and_then(|v| v.0),
+                    build_number: build_number.and_then(|v| v.0),
+                    status_code: status_code.and_then(|v| v.0).map(StatusCode),
+                    status_name: status_name.and_then(|v| v.0),
+                    pipeline_url: pipeline_url.and_then(|v| v.0),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(JobVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for GlobalParam {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct GlobalParamVisitor;
+        impl<'de> Visitor<'de> for GlobalParamVisitor {
+            type Value = GlobalParam;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("struct GlobalParam")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<GlobalParam, A::Error> {
+                let mut key: Option<LenientString> = None;
+                let mut value: Option<LenientString> = None;
+                let extra = read_fields(map, |name, map| match name {
+                    "key" => first(map, &mut key, "key"),
+                    "value" => first(map, &mut value, "value"),
+                    _ => Ok(false),
+                })?;
+                Ok(GlobalParam {
+                    key: key.and_then(|v| v.0),
+                    value: value.and_then(|v| v.0),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(GlobalParamVisitor)
+    }
+}
+
+/// Reads an object's fields: `known` reads the value of a field it knows and says so; every
+/// other field goes, as received, into the map returned.
+fn read_fields<'de, A: MapAccess<'de>>(
+    mut map: A,
+    mut known: impl FnMut(&str, &mut A) -> Result<bool, A::Error>,
+) -> Result<Map<String, Value>, A::Error> {
+    let mut extra = Map::new();
+    while let Some(Key(key)) = map.next_key()? {
+        if !known(&key, &mut map)? {
+            extra.insert(key.into_owned(), map.next_value()?);
+        }
+    }
+    Ok(extra)
+}
+
+/// Reads a known field's value, unless the field came before.
+fn first<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<bool, A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(true)
+}
+
+/// A field name, borrowed from the input when it needed no unescaping.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, key: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A field read by [`lenient_string`].
+struct LenientString(Option<String>);
+
+impl<'de> Deserialize<'de> for LenientString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient_string(deserializer).map(LenientString)
+    }
+}
+
+/// A field read by [`lenient_u64`].
+struct LenientU64(Option<u64>);
+
+impl<'de> Deserialize<'de> for LenientU64 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        lenient_u64(deserializer).map(LenientU64)
+    }
+}
+
+/// A source's fields in arrival order, before its `sourceType` says what they mean.
+type Fields<'de> = Vec<(Cow<'de, str>, Value)>;
+
+/// A source as read, before it is checked: the checks are made by the caller, once the whole
+/// value has been read, so that an error has the position it had when sources were `Value`s.
+enum RawSource<'de> {
+    Object(Fields<'de>),
+    Null,
+    Not(&'static str),
+}
+
+struct RawSourceVisitor;
+
+impl<'de> Visitor<'de> for RawSourceVisitor {
+    type Value = RawSource<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Not("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Not("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Not("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Not("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Not("a string"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<RawSource<'de>, E> {
+        Ok(RawSource::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawSource<'de>, A::Error> {
+        // Read as values, so the elements are checked as strictly as before.
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(RawSource::Not("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSource<'de>, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(Key(key)) = map.next_key()? {
+            fields.push((key, map.next_value()?));
+        }
+        Ok(RawSource::Object(fields))
+    }
+}
+
+/// The fields with each key once, as a `Map` would hold them: first place, last value.
+fn distinct(fields: Fields<'_>) -> Fields<'_> {
+    // A source has a handful of fields: compare them pairwise. A hostile one with thousands
+    // goes through a map instead, so it cannot make this quadratic.
+    const PAIRWISE: usize = 16;
+    if fields.len() <= PAIRWISE
+        && !fields
+            .iter()
+            .enumerate()
+            .any(|(i, (key, _))| fields[..i].iter().any(|(earlier, _)| earlier == key))
+    {
+        return fields;
+    }
+    into_map(fields)
+        .into_iter()
+        .map(|(key, value)| (Cow::Owned(key), value))
+        .collect()
+}
+
+fn take(fields: &mut Fields<'_>, key: &str) -> Option<Value> {
+    let at = fields.iter().position(|(k, _)| k == key)?;
+    Some(fields.remove(at).1)
+}
+
+fn into_map(fields: Fields<'_>) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .map(|(key, value)| (key.into_owned(), value))
+        .collect()
 }
 
 #[cfg(test)]
@@ -622,5 +855,337 @@ mod tests {
             serde_json::to_string(&encoded).unwrap(),
             r#"{"sourceType":"PIPELINE","upParams":{"A":"1","B":"2"}}"#
         );
+    }
+}
+
+/// The hand-written `Deserialize` impls against the derived code they replaced, kept here as
+/// the reference: on generated bodies with known, unknown, repeated, escaped, null and wrongly
+/// typed fields, both give the same value or the same error, position included.
+#[cfg(test)]
+mod derive_parity {
+    use super::{UpParams, value_to_string, value_to_u64};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer};
+    use serde_json::{Map, Value};
+
+    /// The derived types as they were, with the same names so their `Debug` text is comparable.
+    mod reference {
+        // Their fields are read only through `Debug`, which dead-code analysis does not count.
+        #![allow(dead_code)]
+        use super::*;
+
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct Notification {
+            #[serde(default, deserialize_with = "null_as_default")]
+            pub job: Job,
+            #[serde(default, deserialize_with = "null_as_default")]
+            pub sources: Vec<Source>,
+            #[serde(default, deserialize_with = "null_as_default")]
+            pub global_params: Vec<GlobalParam>,
+            #[serde(flatten)]
+            pub extra: Map<String, Value>,
+        }
+
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct Job {
+            #[serde(default, deserialize_with = "lenient_u64")]
+            pub pipeline_id: Option<u64>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub pipeline_name: Option<String>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub stage_name: Option<String>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub job_name: Option<String>,
+            #[serde(default, deserialize_with = "lenient_u64")]
+            pub build_number: Option<u64>,
+            #[serde(default, deserialize_with = "lenient_status")]
+            pub status_code: Option<StatusCode>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub status_name: Option<String>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub pipeline_url: Option<String>,
+            #[serde(flatten)]
+            pub extra: Map<String, Value>,
+        }
+
+        #[derive(Debug)]
+        pub struct StatusCode(pub String);
+
+        #[derive(Debug, Deserialize)]
+        pub struct GlobalParam {
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub key: Option<String>,
+            #[serde(default, deserialize_with = "lenient_string")]
+            pub value: Option<String>,
+            #[serde(flatten)]
+            pub extra: Map<String, Value>,
+        }
+
+        #[derive(Debug)]
+        pub enum Source {
+            GiteeGo {
+                repo_path: Option<String>,
+                branch: Option<String>,
+                commit_id: Option<String>,
+                extra: Map<String, Value>,
+            },
+            Pipeline {
+                build_number: Option<u64>,
+                up_params: Option<UpParams>,
+                extra: Map<String, Value>,
+            },
+            CodeLevelArtifact {
+                artifact_repo: Option<String>,
+                artifact_version: Option<String>,
+                extra: Map<String, Value>,
+            },
+            Other {
+                source_type: Option<String>,
+                fields: Map<String, Value>,
+            },
+        }
+
+        impl<'de> Deserialize<'de> for Source {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let mut map = match Value::deserialize(deserializer)? {
+                    Value::Object(map) => map,
+                    Value::Null => Map::new(),
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "a source must be an object, found {}",
+                            super::super::json_kind(&other)
+                        )));
+                    }
+                };
+                let source_type = take_string::<D::Error>(&mut map, "sourceType")?;
+                Ok(match source_type.as_deref() {
+                    Some("GITEE_GO") => Source::GiteeGo {
+                        repo_path: take_string(&mut map, "repoPath")?,
+                        branch: take_string(&mut map, "branch")?,
+                        commit_id: take_string(&mut map, "commitId")?,
+                        extra: map,
+                    },
+                    Some("PIPELINE") => Source::Pipeline {
+                        build_number: take_u64(&mut map, "buildNumber")?,
+                        up_params: map.shift_remove("upParams").and_then(UpParams::from_value),
+                        extra: map,
+                    },
+                    Some("CODE_LEVEL_ARTIFACT") => Source::CodeLevelArtifact {
+                        artifact_repo: take_string(&mut map, "artifactRepo")?,
+                        artifact_version: take_string(&mut map, "artifactVersion")?,
+                        extra: map,
+                    },
+                    _ => Source::Other {
+                        source_type,
+                        fields: map,
+                    },
+                })
+            }
+        }
+
+        fn take_string<E: de::Error>(
+            map: &mut Map<String, Value>,
+            key: &str,
+        ) -> Result<Option<String>, E> {
+            match map.shift_remove(key) {
+                None => Ok(None),
+                Some(value) => value_to_string(value)
+                    .map_err(|kind| E::custom(format!("{key}: expected a string, found {kind}"))),
+            }
+        }
+
+        fn take_u64<E: de::Error>(
+            map: &mut Map<String, Value>,
+            key: &str,
+        ) -> Result<Option<u64>, E> {
+            match map.shift_remove(key) {
+                None => Ok(None),
+                Some(value) => value_to_u64(value).map_err(|kind| {
+                    E::custom(format!("{key}: expected a whole number, found {kind}"))
+                }),
+            }
+        }
+
+        fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+        where
+            D: Deserializer<'de>,
+            T: Default + Deserialize<'de>,
+        {
+            Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+        }
+
+        fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+            super::super::lenient_string(d)
+        }
+
+        fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+            super::super::lenient_u64(d)
+        }
+
+        fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StatusCode>, D::Error> {
+            Ok(lenient_string(d)?.map(StatusCode))
+        }
+    }
+
+    fn object(fields: Vec<(&'static str, String)>) -> String {
+        let fields: Vec<String> = fields
+            .into_iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+
+    /// Any JSON value, including the awkward ones for a lenient field.
+    fn value() -> BoxedStrategy<String> {
+        let scalar = prop_oneof![
+            Just("null".to_owned()),
+            Just("false".to_owned()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            (-1e6f64..1e6).prop_map(|f| format!("{f:?}")),
+            Just("1e300".to_owned()),
+            "[a-z0-9 ]{0,6}".prop_map(|s| format!("\"{s}\"")),
+            Just(r#"" 42 ""#.to_owned()),
+            Just(r#""caf\u00e9\n""#.to_owned()),
+            Just(r#""{\"A\":\"1\"}""#.to_owned()),
+        ];
+        scalar
+            .prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+                    vec((prop::sample::select(&["\"a\"", "\"b\""][..]), inner), 0..3)
+                        .prop_map(object),
+                ]
+            })
+            .boxed()
+    }
+
+    /// An object whose keys come from `keys` (known ones, unknown ones, escaped spellings),
+    /// possibly repeated, or now and then not an object at all.
+    fn fields(keys: &'static [&'static str]) -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => vec((prop::sample::select(keys), value()), 0..6).prop_map(object),
+            1 => value(),
+        ]
+    }
+
+    fn source() -> impl Strategy<Value = String> {
+        let source_type = prop_oneof![
+            Just(r#""GITEE_GO""#.to_owned()),
+            Just(r#""PIPELINE""#.to_owned()),
+            Just(r#""CODE_LEVEL_ARTIFACT""#.to_owned()),
+            Just(r#""SVN""#.to_owned()),
+            value(),
+        ];
+        let keys = &[
+            r#""repoPath""#,
+            r#""branch""#,
+            r#""commitId""#,
+            r#""buildNumber""#,
+            r#""upParams""#,
+            r#""artifactRepo""#,
+            r#""artifactVersion""#,
+            r#""source\u0054ype""#,
+            r#""x""#,
+        ][..];
+        (source_type, fields(keys), any::<bool>()).prop_map(|(kind, rest, typed)| {
+            match rest.strip_prefix('{') {
+                Some(rest) if typed => {
+                    let sep = if rest == "}" { "" } else { "," };
+                    format!(r#"{{"sourceType":{kind}{sep}{rest}"#)
+                }
+                _ => rest.clone(),
+            }
+        })
+    }
+
+    fn notification() -> impl Strategy<Value = String> {
+        let job = fields(&[
+            r#""pipelineId""#,
+            r#""pipelineName""#,
+            r#""stageName""#,
+            r#""jobName""#,
+            r#""buildNumber""#,
+            r#""statusCode""#,
+            r#""statusName""#,
+            r#""pipelineUrl""#,
+            r#""job\u004eame""#,
+            r#""x""#,
+        ]);
+        let param = fields(&[r#""key""#, r#""value""#, r#""x""#]);
+        let part = prop_oneof![
+            job.prop_map(|v| (r#""job""#, v)),
+            vec(source(), 0..3).prop_map(|v| (r#""sources""#, format!("[{}]", v.join(",")))),
+            vec(param, 0..3).prop_map(|v| (r#""globalParams""#, format!("[{}]", v.join(",")))),
+            value().prop_map(|v| (r#""job""#, v)),
+            value().prop_map(|v| (r#""sources""#, v)),
+            value().prop_map(|v| (r#""glob\u0061lParams""#, v)),
+            value().prop_map(|v| (r#""extra""#, v)),
+            value().prop_map(|v| (r#""other""#, v)),
+        ];
+        prop_oneof![
+            20 => vec(part, 0..5).prop_map(object),
+            1 => value(),
+        ]
+    }
+
+    fn same_as_derived(text: &str) -> Result<(), TestCaseError> {
+        let new = serde_json::from_str::<super::Notification>(text);
+        let old = serde_json::from_str::<reference::Notification>(text);
+        let new = new.map(|n| format!("{n:?}")).map_err(|e| e.to_string());
+        let old = old.map(|n| format!("{n:?}")).map_err(|e| e.to_string());
+        prop_assert_eq!(new, old, "{}", text);
+        Ok(())
+    }
+
+    #[test]
+    fn repeated_fields_and_wrong_types_fail_or_pass_as_before() {
+        for text in [
+            r#"{"job":{},"job":{}}"#,
+            r#"{"job":null,"job":{}}"#,
+            r#"{"x":1,"y":2,"x":3}"#,
+            r#"{"job":{"jobName":"a","jobName":"b"}}"#,
+            r#"{"job":{"pipelineId":[1, 2] ,"x":1}}"#,
+            r#"{"job":{"pipelineId":"7x"}}"#,
+            r#"{"job":{"pipelineId":-1.5}}"#,
+            r#"{"sources":[{"sourceType":"GITEE_GO","branch":"a","branch":"b","x":1,"x":2}]}"#,
+            r#"{"sources":[{"sourceType":"GITEE_GO","sourceType":"PIPELINE","buildNumber":"3"}]}"#,
+            r#"{"sources":[{"sourceType":"PIPELINE","buildNumber":{"a":1}} ]}"#,
+            r#"{"sources":[ [1, 2] , 3]}"#,
+            r#"{"sources":[true]}"#,
+            r#"{"sources":["s"]}"#,
+            r#"{"sources":[null]}"#,
+            r#"{"sources":{}}"#,
+            r#"{"globalParams":[{"key":1,"value":true,"key":2}]}"#,
+            r#"[1]"#,
+            r#""text""#,
+        ] {
+            same_as_derived(text).unwrap();
+        }
+        let many: Vec<String> = (0..40).map(|n| format!(r#""k{}":{n}"#, n % 30)).collect();
+        same_as_derived(&format!(r#"{{"sources":[{{{}}}]}}"#, many.join(","))).unwrap();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn same_value_or_same_error_as_the_derived_code(text in notification()) {
+            same_as_derived(&text)?;
+        }
+
+        #[test]
+        fn what_is_read_is_written_back_and_reads_the_same(text in notification()) {
+            if let Ok(read) = serde_json::from_str::<super::Notification>(&text) {
+                let written = serde_json::to_string(&read).unwrap();
+                let again: super::Notification = serde_json::from_str(&written).unwrap();
+                prop_assert_eq!(&again, &read);
+                prop_assert_eq!(serde_json::to_string(&again).unwrap(), written);
+            }
+        }
     }
 }

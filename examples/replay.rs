@@ -1,0 +1,261 @@
+//! What starting over a large journal costs: writes a journal of realistic deliveries, then
+//! times reading it back the way `pipetop` does on start (open, replay onto the channel, apply
+//! every delivery to a `Monitor`), until the whole history is in the model.
+//!
+//! ```text
+//! cargo run --release --example replay -- generate /tmp/journal.jsonl 1000000
+//! cargo run --release --example replay -- load /tmp/journal.jsonl
+//! cargo run --release --example replay -- parse /tmp/journal.jsonl
+//! cargo run --release --example replay -- apply /tmp/journal.jsonl
+//! ```
+//! `generate` writes about 800 bytes a line (1,000,000 lines: 800 MB). `load` is the start as the TUI sees it; `parse` reads the journal back without a monitor and
+//! `apply` times the monitor alone over deliveries already in memory, to tell the two costs
+//! apart. `bench/replay.sh` runs them all; the results are recorded in BENCHMARKS.md.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use pipetop::gitee::{Auth, parse_notification};
+use pipetop::ingest::guard::Fingerprint;
+use pipetop::ingest::journal::{self, Journal};
+use pipetop::ingest::replay::{self, Progress};
+use pipetop::ingest::{Delivery, Ingest};
+use pipetop::monitor::Monitor;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, watch};
+
+const USAGE: &str = "usage: replay generate FILE LINES | load FILE | parse FILE | apply FILE";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["generate", file, lines] => match lines.parse() {
+            Ok(lines) => generate(Path::new(file), lines),
+            Err(_) => Err(format!("LINES must be a whole number, not {lines:?}")),
+        },
+        ["load", file] => load(Path::new(file)),
+        ["parse", file] => parse(Path::new(file)),
+        ["apply", file] => apply(Path::new(file)),
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("replay: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const STAGES: &[(&str, &[&str])] = &[
+    ("Build", &["Java Build", "Node Build", "Docker Image"]),
+    (
+        "Test",
+        &[
+            "unit-tests",
+            "integration (shard 1/2)",
+            "integration (shard 2/2)",
+        ],
+    ),
+    ("Deploy", &["deploy-staging"]),
+];
+
+/// Status codes weighted like real traffic (the same weights as the load generator).
+const STATUSES: &[(&str, &str, u64)] = &[
+    ("RUNNING", "Running", 40),
+    ("SUCC", "Success", 40),
+    ("FAIL", "Failed", 8),
+    ("WAITING", "Waiting", 5),
+    ("CANCEL", "Cancelled", 3),
+    ("SKIP", "Skipped", 3),
+    ("UNKOWN", "Unknown", 1),
+];
+
+/// How many pipelines the generated traffic spreads over.
+const PIPELINES: u64 = 400;
+
+/// xorshift64*: repeatable and cheap.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// One notification body: a job of one of the pipelines, in a build that advances as the
+/// pipeline gets events, from a Gitee repository, one build in ten also from an upstream
+/// pipeline.
+fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
+    let pipeline = rng.next() % PIPELINES;
+    let seen = &mut per_pipeline[pipeline as usize];
+    *seen += 1;
+    // About two events per job of a seven-job run: a new build every 14 events, and the one
+    // before still gets late events now and then.
+    let build = 100 + (*seen / 14).saturating_sub(rng.next() % 2);
+    let (stage, jobs) = *rng.pick(STAGES);
+    let job = *rng.pick(jobs);
+    let total: u64 = STATUSES.iter().map(|s| s.2).sum();
+    let mut roll = rng.next() % total;
+    let (code, name) = STATUSES
+        .iter()
+        .find(|s| {
+            let hit = roll < s.2;
+            roll = roll.saturating_sub(s.2);
+            hit
+        })
+        .map_or(("SUCC", "Success"), |s| (s.0, s.1));
+    let id = 255_000 + pipeline;
+    // Every job of a build is built from the same commit.
+    let mut commit_rng = Rng((id << 32 | build) ^ 0x9E37_79B9_7F4A_7C15);
+    let commit = (
+        commit_rng.next(),
+        commit_rng.next(),
+        commit_rng.next() as u32,
+    );
+    let mut body = String::with_capacity(1024);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        body,
+        r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
+        commit.0, commit.1, commit.2,
+    );
+    if commit_rng.next().is_multiple_of(10) {
+        let _ = write!(
+            body,
+            r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
+            commit.0,
+            up = build / 2,
+        );
+    }
+    body.push_str(
+        r#"],"globalParams":[{"key":"DEPLOY_ENV","value":"staging"},{"key":"REGION","value":"cn-east-2"}]}"#,
+    );
+    body
+}
+
+fn generate(path: &Path, lines: u64) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut per_pipeline = vec![0; PIPELINES as usize];
+    // A month of history, a few seconds apart, ending now.
+    let start: DateTime<Utc> = Utc::now() - TimeDelta::days(30);
+    let step = TimeDelta::milliseconds(30 * 24 * 3600 * 1000 / lines.max(1) as i64);
+    let mut bytes = 0u64;
+    for id in 1..=lines {
+        let body = body(&mut rng, &mut per_pipeline);
+        let parsed = parse_notification(body.as_bytes()).map_err(|err| err.to_string())?;
+        let received_at = start + step * id as i32;
+        let timestamp = (received_at.timestamp_millis() - 40).to_string();
+        let delivery = Delivery {
+            id,
+            received_at,
+            sent_at: DateTime::from_timestamp_millis(received_at.timestamp_millis() - 40),
+            auth: Auth::Signature,
+            repaired: parsed.repaired(),
+            notification: parsed.notification,
+        };
+        let fingerprint = Fingerprint::of(Some(&timestamp), Some("token"), body.as_bytes(), true);
+        let line = journal::line(&delivery, fingerprint.as_ref()).map_err(|err| err.to_string())?;
+        bytes += line.len() as u64;
+        out.write_all(&line).map_err(|err| err.to_string())?;
+    }
+    out.flush().map_err(|err| err.to_string())?;
+    println!(
+        "wrote {lines} lines, {} bytes ({} bytes a line) to {}",
+        bytes,
+        bytes / lines.max(1),
+        path.display()
+    );
+    Ok(())
+}
+
+fn open(path: &Path) -> Result<journal::History, String> {
+    let opened = Journal::open(path, u64::MAX, Utc::now()).map_err(|err| err.to_string())?;
+    Ok(opened.history)
+}
+
+/// The start as the TUI sees it: open, replay onto the channel, apply each delivery as it comes.
+fn load(path: &Path) -> Result<(), String> {
+    let started = Instant::now();
+    let history = open(path)?;
+    let opened = started.elapsed();
+    let (live_tx, live_rx) = mpsc::channel(pipetop::ingest::server::CHANNEL_CAPACITY);
+    let (tx, mut rx) = mpsc::channel(pipetop::ingest::server::CHANNEL_CAPACITY);
+    let (progress_tx, progress_rx) = watch::channel(Progress::default());
+    // No live traffic: once the history is sent, the feed closes the channel.
+    drop(live_tx);
+    let feeder = replay::feed(history, live_rx, tx, progress_tx).map_err(|err| err.to_string())?;
+    let mut monitor = Monitor::default();
+    let mut applied = 0u64;
+    while let Some(ingest) = rx.blocking_recv() {
+        monitor.apply(&ingest);
+        applied += 1;
+    }
+    let elapsed = started.elapsed();
+    feeder.join().map_err(|_| "the replay thread panicked")?;
+    let progress = progress_rx.borrow().clone();
+    println!(
+        "load: {applied} deliveries applied in {:.3} s (journal opened in {:.3} s; {} skipped); {} pipelines, {} runs, {} jobs, {} log entries",
+        elapsed.as_secs_f64(),
+        opened.as_secs_f64(),
+        progress.skipped_total,
+        monitor.pipeline_total(),
+        monitor.run_total(),
+        monitor.job_total(),
+        monitor.log().len(),
+    );
+    Ok(())
+}
+
+/// Reading the journal back alone.
+fn parse(path: &Path) -> Result<(), String> {
+    let started = Instant::now();
+    let (mut read, mut skipped) = (0u64, 0u64);
+    for entry in open(path)?.entries() {
+        match entry {
+            Ok(_) => read += 1,
+            Err(_) => skipped += 1,
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "parse: {read} deliveries read in {:.3} s ({:.2} µs each; {skipped} skipped)",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / read.max(1) as f64
+    );
+    Ok(())
+}
+
+/// The monitor alone, over deliveries already read.
+fn apply(path: &Path) -> Result<(), String> {
+    let ingests: Vec<Ingest> = open(path)?
+        .entries()
+        .filter_map(Result::ok)
+        .map(|delivery| Ingest::Accepted(Arc::new(delivery)))
+        .collect();
+    let started = Instant::now();
+    let mut monitor = Monitor::default();
+    for ingest in &ingests {
+        monitor.apply(ingest);
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "apply: {} deliveries applied in {:.3} s ({:.2} µs each)",
+        ingests.len(),
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / ingests.len().max(1) as f64
+    );
+    Ok(())
+}
