@@ -116,7 +116,7 @@ for round in $(seq "$ROUNDS"); do
     summary bare "$round" "$RESULTS/bare-$round.json"
 
     if [[ -n $have_pipetop ]]; then
-        rm -f "$RESULTS/journal.jsonl"
+        rm -f "$RESULTS"/journal.jsonl*
         start_server "$PIPETOP_PORT" "$RESULTS/pipetop-$round.log" "${pipetop_cmd[@]}"
         load "$PIPETOP_PORT" "$RESULTS/pipetop-$round.json"
         stop_server
