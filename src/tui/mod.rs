@@ -95,18 +95,25 @@ pub async fn run(
         let next_frame = last_frame + FRAME;
         tokio::select! {
             ingest = rx.recv() => {
-                let Some(ingest) = ingest else { break };
-                highest_delivery = highest_delivery.max(delivery_id(&ingest));
-                let mut applied = monitor.apply(&ingest);
-                let mut failed = applied.newly_failed;
-                let mut changed = applied.changed();
-                while let Ok(more) = rx.try_recv() {
-                    highest_delivery = highest_delivery.max(delivery_id(&more));
-                    applied = monitor.apply(&more);
+                let Some(first) = ingest else { break };
+                // Drain what is queued, but for one frame interval at most: while a large
+                // history loads the queue never empties, and the screen and keys must not wait.
+                let until = Instant::now() + FRAME;
+                let mut next = Some(first);
+                let mut drained = 0u32;
+                let mut failed = false;
+                while let Some(ingest) = next {
+                    highest_delivery = highest_delivery.max(delivery_id(&ingest));
+                    let applied = monitor.apply(&ingest);
                     failed |= applied.newly_failed;
-                    changed |= applied.changed();
+                    dirty |= applied.changed();
+                    drained = drained.wrapping_add(1);
+                    next = if drained.is_multiple_of(256) && Instant::now() >= until {
+                        None
+                    } else {
+                        rx.try_recv().ok()
+                    };
                 }
-                dirty |= changed;
                 if failed && options.bell {
                     bell();
                 }
