@@ -224,10 +224,7 @@ impl Monitor {
                 .as_ref()
                 .map(|code| self.names.get(code.as_str())),
             status_name: job.status_name.as_deref().map(|s| self.names.get(s)),
-            pipeline_url: job
-                .pipeline_url
-                .as_deref()
-                .map(|url| bounded(url, self.limits.url)),
+            pipeline_url: job.pipeline_url.as_deref(),
             sent_at: delivery.sent_at,
         };
         let name = job

@@ -413,7 +413,9 @@ impl Run {
                 // Jobs of one run usually share the run's URL: keep one copy.
                 let url = stage.jobs.first().and_then(|job| job.pipeline_url.clone());
                 grow_tight(&mut stage.jobs);
-                stage.jobs.push(JobState::new(update, url, delivery));
+                stage
+                    .jobs
+                    .push(JobState::new(update, url, delivery, limits));
                 (None, status == Status::Failed)
             }
             Some(index) => {
@@ -423,7 +425,7 @@ impl Run {
                 }
                 let previous = job.status;
                 let url = job.pipeline_url.take();
-                *job = JobState::new(update, url, delivery);
+                *job = JobState::new(update, url, delivery, limits);
                 (
                     Some(previous),
                     status == Status::Failed && previous != Status::Failed,
@@ -544,11 +546,18 @@ pub struct JobState {
 }
 
 impl JobState {
-    /// `known` is a URL already stored nearby, reused when it is the update's.
-    fn new(update: &JobUpdate, known: Option<Arc<str>>, delivery: &Delivery) -> JobState {
-        let pipeline_url = update.pipeline_url.as_deref().map(|url| match known {
+    /// `known` is a URL already stored nearby, reused when the update's raw URL reads the same:
+    /// stored URLs are clean and bounded, and cleaning such text leaves it unchanged, so only
+    /// a different URL is cleaned and copied.
+    fn new(
+        update: &JobUpdate,
+        known: Option<Arc<str>>,
+        delivery: &Delivery,
+        limits: &Limits,
+    ) -> JobState {
+        let pipeline_url = update.pipeline_url.map(|url| match known {
             Some(known) if *known == *url => known,
-            _ => Arc::from(url),
+            _ => Arc::from(bounded(url, limits.url)),
         });
         JobState {
             name: update.job.clone(),
@@ -619,7 +628,7 @@ impl JobState {
     }
 }
 
-/// One event's job fields, cleaned and bounded, ready to store.
+/// One event's job fields, cleaned and bounded (the URL when stored), ready to store.
 #[derive(Debug, Clone)]
 pub(crate) struct JobUpdate<'a> {
     pub stage: Option<Arc<str>>,
@@ -627,8 +636,8 @@ pub(crate) struct JobUpdate<'a> {
     pub status: Status,
     pub code: Option<Arc<str>>,
     pub status_name: Option<Arc<str>>,
-    /// Borrowed from the delivery when already clean: copied only if a job stores it anew.
-    pub pipeline_url: Option<Cow<'a, str>>,
+    /// Raw, borrowed from the delivery: cleaned and copied only if a job stores it anew.
+    pub pipeline_url: Option<&'a str>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 

@@ -994,4 +994,15 @@ fn jobs_of_a_run_keep_their_own_urls_and_share_equal_ones() {
     );
     let url = |i: usize| urls[i].1.map(str::as_ptr);
     assert_eq!(url(0), url(1), "one copy of the run's URL");
+
+    let mut dirty = ev(5).job(Some("test"));
+    dirty.job_mut().pipeline_url = Some("https://gitee.example/p/1\u{1b}[2J\n".into());
+    feed(&mut m, [dirty.code("FAIL")]);
+    let test = latest(&m, 1)
+        .jobs()
+        .find(|(_, job)| job.name() == Some("test"));
+    assert_eq!(
+        test.and_then(|(_, job)| job.pipeline_url()),
+        Some("https://gitee.example/p/1 ")
+    );
 }
