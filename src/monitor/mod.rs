@@ -16,6 +16,7 @@ pub use model::{
     StatusCounts, bounded, derive_status,
 };
 
+use crate::gitee::Status;
 use crate::ingest::{Delivery, Ingest, Rejection};
 use filter::Matcher;
 use model::{JobUpdate, Names};
@@ -151,12 +152,13 @@ impl Default for Monitor {
 impl Monitor {
     pub fn new(limits: Limits) -> Monitor {
         let limits = limits.sane();
+        let names = Names::new(limits.text);
         Monitor {
             log: EventLog::new(limits.log),
             limits,
             pipelines: BTreeMap::new(),
             index: HashMap::new(),
-            names: Names::default(),
+            names,
             pipeline_counts: StatusCounts::default(),
             runs: 0,
             jobs: 0,
@@ -209,42 +211,41 @@ impl Monitor {
         let key = match (job.pipeline_id, job.pipeline_name.as_deref()) {
             (Some(id), _) => PipelineKey::Id(id),
             (None, Some(name)) if !name.trim().is_empty() => {
-                PipelineKey::Name(self.names.get(name, text))
+                PipelineKey::Name(self.names.get(name))
             }
             _ => PipelineKey::Unknown,
         };
-        let mut update = JobUpdate {
-            stage: job.stage_name.as_deref().map(|s| self.names.get(s, text)),
-            job: job.job_name.as_deref().map(|s| self.names.get(s, text)),
+        let update = JobUpdate {
+            stage: job.stage_name.as_deref().map(|s| self.names.get(s)),
+            job: job.job_name.as_deref().map(|s| self.names.get(s)),
             status: job.status(),
             code: job
                 .status_code
                 .as_ref()
-                .map(|code| self.names.get(code.as_str(), text)),
-            status_name: job.status_name.as_deref().map(|s| self.names.get(s, text)),
-            pipeline_url: job
-                .pipeline_url
-                .as_deref()
-                .map(|url| bounded(url, self.limits.url).into()),
+                .map(|code| self.names.get(code.as_str())),
+            status_name: job.status_name.as_deref().map(|s| self.names.get(s)),
+            pipeline_url: job.pipeline_url.as_deref(),
             sent_at: delivery.sent_at,
         };
         let name = job
             .pipeline_name
             .as_deref()
             .filter(|name| !name.trim().is_empty())
-            .map(|name| self.names.get(name, text));
+            .map(|name| self.names.get(name));
 
-        let mut pipeline = self.take_or_create(&key, delivery);
+        let activity = self.find_or_create(&key);
+        let clock = self.clock;
+        let pipeline = self
+            .pipelines
+            .entry(activity)
+            .or_insert_with(|| Pipeline::new(key.clone(), delivery.received_at, clock));
         let status_before = pipeline.status();
         let renamed = name.is_some_and(|name| pipeline.set_name(name));
         let (runs_before, jobs_before) = (pipeline.runs().len(), pipeline.job_count());
-        let outcome = pipeline.apply(delivery, update.clone(), &self.limits);
+        let outcome = pipeline.apply(delivery, &update, &self.limits);
         self.runs = self.runs - runs_before + pipeline.runs().len();
         self.jobs = self.jobs - jobs_before + pipeline.job_count();
         let model_changed = renamed || outcome.effect == Effect::Updated;
-        if model_changed {
-            pipeline.activity = self.clock;
-        }
         self.pipeline_counts.remove(status_before);
         self.pipeline_counts.add(pipeline.status());
         match outcome.effect {
@@ -254,29 +255,27 @@ impl Monitor {
             Effect::Dropped(_) => self.totals.dropped += 1,
         }
         let checkouts = match pipeline.run(job.build_number) {
-            Some(run)
-                if Arc::ptr_eq(run.context(), delivery)
-                    || run.sources() == delivery.notification.sources.as_slice() =>
-            {
-                run.checkouts().clone()
-            }
+            Some(run) if run.has_checkouts_of(delivery) => run.checkouts().clone(),
             _ => model::checkouts(&delivery.notification.sources, text),
         };
         let entry = AcceptedEntry {
             delivery_id: delivery.id,
             pipeline: key.clone(),
             pipeline_name: pipeline.name_arc().cloned(),
-            stage: update.stage.take(),
-            job: update.job.take(),
+            stage: update.stage,
+            job: update.job,
             build: job.build_number,
             status: update.status,
-            code: update.code.take(),
-            status_name: update.status_name.take(),
+            code: update.code,
+            status_name: update.status_name,
             effect: outcome.effect,
             checkouts,
         };
-        self.index.insert(key.clone(), pipeline.activity);
-        self.pipelines.insert(pipeline.activity, pipeline);
+        // Only a change moves the pipeline in display order; a duplicate or stale event leaves
+        // the ordered map and the index as they are.
+        if model_changed && activity != clock {
+            self.move_to(&key, activity, clock);
+        }
         self.enforce_budgets(&key);
         self.log
             .push(delivery.received_at, LogEvent::Accepted(entry));
@@ -287,15 +286,11 @@ impl Monitor {
         }
     }
 
-    /// Removes the pipeline from the ordered map so it can change its activity, creating it
-    /// (and evicting the least recently active one when full) if it is new.
-    fn take_or_create(&mut self, key: &PipelineKey, delivery: &Delivery) -> Pipeline {
-        if let Some(pipeline) = self
-            .index
-            .get(key)
-            .and_then(|activity| self.pipelines.remove(activity))
-        {
-            return pipeline;
+    /// The activity a pipeline is filed under. A new one is indexed under the current clock,
+    /// evicting the least recently active pipeline when full; the caller inserts it.
+    fn find_or_create(&mut self, key: &PipelineKey) -> u64 {
+        if let Some(activity) = self.index.get(key) {
+            return *activity;
         }
         while self.index.len() >= self.limits.pipelines {
             let Some((_, evicted)) = self.pipelines.pop_first() else {
@@ -303,10 +298,19 @@ impl Monitor {
             };
             self.forget(&evicted);
         }
-        let mut pipeline = Pipeline::new(key.clone(), delivery.received_at);
-        pipeline.activity = self.clock;
-        self.pipeline_counts.add(pipeline.status());
-        pipeline
+        // A pipeline without runs counts as unknown until its first event is applied.
+        self.pipeline_counts.add(Status::Unknown);
+        self.index.insert(key.clone(), self.clock);
+        self.clock
+    }
+
+    /// Refiles a changed pipeline under the current clock: most recent first in display order.
+    fn move_to(&mut self, key: &PipelineKey, from: u64, to: u64) {
+        if let Some(mut pipeline) = self.pipelines.remove(&from) {
+            pipeline.activity = to;
+            self.pipelines.insert(to, pipeline);
+            self.index.insert(key.clone(), to);
+        }
     }
 
     fn forget(&mut self, pipeline: &Pipeline) {

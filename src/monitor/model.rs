@@ -140,14 +140,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn new(key: PipelineKey, at: DateTime<Utc>) -> Pipeline {
+    pub(crate) fn new(key: PipelineKey, at: DateTime<Utc>, activity: u64) -> Pipeline {
         Pipeline {
             key,
             name: None,
             runs: Vec::new(),
             job_count: 0,
             updated_at: at,
-            activity: 0,
+            activity,
         }
     }
 
@@ -241,7 +241,7 @@ impl Pipeline {
     pub(crate) fn apply(
         &mut self,
         delivery: &Arc<Delivery>,
-        update: JobUpdate,
+        update: &JobUpdate,
         limits: &Limits,
     ) -> Outcome {
         let build = delivery.notification.job.build_number;
@@ -354,6 +354,25 @@ impl Run {
         &self.checkouts
     }
 
+    /// Whether the delivery's `GITEE_GO` sources read the same as this run's, so a log entry
+    /// can share the run's checkouts. Compares the raw repository, branch and commit only: the
+    /// checkouts are made of nothing else, and most events share their run's delivery or its
+    /// sources, so this spares a deep comparison of every source and a fresh copy.
+    pub(crate) fn has_checkouts_of(&self, delivery: &Arc<Delivery>) -> bool {
+        if Arc::ptr_eq(&self.context, delivery) {
+            return true;
+        }
+        let mut ours = gitee_go(&self.context.notification.sources);
+        let mut theirs = gitee_go(&delivery.notification.sources);
+        loop {
+            match (ours.next(), theirs.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// When the first event of this run arrived.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
@@ -364,7 +383,7 @@ impl Run {
         self.updated_at
     }
 
-    fn apply(&mut self, delivery: &Arc<Delivery>, update: JobUpdate, limits: &Limits) -> Outcome {
+    fn apply(&mut self, delivery: &Arc<Delivery>, update: &JobUpdate, limits: &Limits) -> Outcome {
         let stage_index = match self
             .stages
             .iter()
@@ -391,17 +410,22 @@ impl Run {
                 return Outcome::dropped(Effect::Dropped(DropReason::TooManyJobs));
             }
             None => {
+                // Jobs of one run usually share the run's URL: keep one copy.
+                let url = stage.jobs.first().and_then(|job| job.pipeline_url.clone());
                 grow_tight(&mut stage.jobs);
-                stage.jobs.push(JobState::new(update, delivery));
+                stage
+                    .jobs
+                    .push(JobState::new(update, url, delivery, limits));
                 (None, status == Status::Failed)
             }
             Some(index) => {
                 let job = &mut stage.jobs[index];
-                if let Some(effect) = job.supersedes(&update) {
+                if let Some(effect) = job.supersedes(update) {
                     return Outcome::dropped(effect);
                 }
                 let previous = job.status;
-                *job = JobState::new(update, delivery);
+                let url = job.pipeline_url.take();
+                *job = JobState::new(update, url, delivery, limits);
                 (
                     Some(previous),
                     status == Status::Failed && previous != Status::Failed,
@@ -448,22 +472,28 @@ pub struct Checkout {
     pub commit_id: Option<Box<str>>,
 }
 
+/// Repository, branch and commit of each `GITEE_GO` source, as received.
+fn gitee_go(
+    sources: &[Source],
+) -> impl Iterator<Item = (&Option<String>, &Option<String>, &Option<String>)> {
+    sources.iter().filter_map(|source| match source {
+        Source::GiteeGo {
+            repo_path,
+            branch,
+            commit_id,
+            ..
+        } => Some((repo_path, branch, commit_id)),
+        _ => None,
+    })
+}
+
 pub(crate) fn checkouts(sources: &[Source], max_chars: usize) -> Arc<[Checkout]> {
     let keep = |text: &Option<String>| text.as_deref().map(|t| bounded(t, max_chars).into());
-    sources
-        .iter()
-        .filter_map(|source| match source {
-            Source::GiteeGo {
-                repo_path,
-                branch,
-                commit_id,
-                ..
-            } => Some(Checkout {
-                repo_path: keep(repo_path),
-                branch: keep(branch),
-                commit_id: keep(commit_id),
-            }),
-            _ => None,
+    gitee_go(sources)
+        .map(|(repo_path, branch, commit_id)| Checkout {
+            repo_path: keep(repo_path),
+            branch: keep(branch),
+            commit_id: keep(commit_id),
         })
         .collect()
 }
@@ -508,20 +538,33 @@ pub struct JobState {
     status: Status,
     code: Option<Arc<str>>,
     status_name: Option<Arc<str>>,
-    pipeline_url: Option<Box<str>>,
+    /// Shared with the job it replaced or the stage's first job when the text is the same.
+    pipeline_url: Option<Arc<str>>,
     updated_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
     delivery_id: u64,
 }
 
 impl JobState {
-    fn new(update: JobUpdate, delivery: &Delivery) -> JobState {
+    /// `known` is a URL already stored nearby, reused when the update's raw URL reads the same:
+    /// stored URLs are clean and bounded, and cleaning such text leaves it unchanged, so only
+    /// a different URL is cleaned and copied.
+    fn new(
+        update: &JobUpdate,
+        known: Option<Arc<str>>,
+        delivery: &Delivery,
+        limits: &Limits,
+    ) -> JobState {
+        let pipeline_url = update.pipeline_url.map(|url| match known {
+            Some(known) if *known == *url => known,
+            _ => Arc::from(bounded(url, limits.url)),
+        });
         JobState {
-            name: update.job,
+            name: update.job.clone(),
             status: update.status,
-            code: update.code,
-            status_name: update.status_name,
-            pipeline_url: update.pipeline_url,
+            code: update.code.clone(),
+            status_name: update.status_name.clone(),
+            pipeline_url,
             updated_at: delivery.received_at,
             sent_at: delivery.sent_at,
             delivery_id: delivery.id,
@@ -585,15 +628,16 @@ impl JobState {
     }
 }
 
-/// One event's job fields, cleaned and bounded, ready to store.
+/// One event's job fields, cleaned and bounded (the URL when stored), ready to store.
 #[derive(Debug, Clone)]
-pub(crate) struct JobUpdate {
+pub(crate) struct JobUpdate<'a> {
     pub stage: Option<Arc<str>>,
     pub job: Option<Arc<str>>,
     pub status: Status,
     pub code: Option<Arc<str>>,
     pub status_name: Option<Arc<str>>,
-    pub pipeline_url: Option<Box<str>>,
+    /// Raw, borrowed from the delivery: cleaned and copied only if a job stores it anew.
+    pub pipeline_url: Option<&'a str>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 
@@ -659,16 +703,30 @@ fn grow_tight<T>(items: &mut Vec<T>) {
 
 /// Shares the `Arc<str>` of names seen before, so a thousand runs of "Java Build" hold one
 /// copy. Bounded: once full it stops remembering, and later names are simply not shared.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Names {
     set: HashSet<Arc<str>>,
+    max_chars: usize,
 }
 
 impl Names {
     const CAPACITY: usize = 4096;
 
-    pub fn get(&mut self, raw: &str, max_chars: usize) -> Arc<str> {
-        let clean = bounded(raw, max_chars);
+    pub fn new(max_chars: usize) -> Names {
+        Names {
+            set: HashSet::new(),
+            max_chars,
+        }
+    }
+
+    /// The raw text is looked up before it is cleaned: every name kept is already clean and
+    /// within `max_chars`, and cleaning such text returns it unchanged, so a hit on the raw
+    /// text is the name cleaning would have found. Only new or unsafe text pays for cleaning.
+    pub fn get(&mut self, raw: &str) -> Arc<str> {
+        if let Some(known) = self.set.get(raw) {
+            return known.clone();
+        }
+        let clean = bounded(raw, self.max_chars);
         if let Some(known) = self.set.get(clean.as_ref()) {
             return known.clone();
         }
