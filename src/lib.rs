@@ -5,6 +5,7 @@ pub mod cli;
 pub mod demo;
 pub mod gitee;
 pub mod headless;
+pub mod heap;
 pub mod ingest;
 pub mod monitor;
 pub mod send;

@@ -81,6 +81,8 @@ pub async fn run(
     let mut last_frame = Instant::now() - FRAME;
     // Ids grow in channel order; the frame log reports the newest one each frame shows.
     let mut highest_delivery = 0;
+    // Deliveries came and went since the heap was last trimmed.
+    let mut applied_since_trim = false;
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
             // Frames are spaced from start to start, so drawing time does not add to latency.
@@ -96,6 +98,7 @@ pub async fn run(
         tokio::select! {
             ingest = rx.recv() => {
                 let Some(first) = ingest else { break };
+                applied_since_trim = true;
                 // Drain what is queued, but for one frame interval at most: while a large
                 // history loads the queue never empties, and the screen and keys must not wait.
                 let until = Instant::now() + FRAME;
@@ -144,6 +147,9 @@ pub async fn run(
             }
             _ = clock.tick() => {
                 dirty |= view.ages_visible(&monitor) || view.expire_flash();
+                if std::mem::take(&mut applied_since_trim) {
+                    crate::heap::trim();
+                }
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
             _ = sigterm.recv() => break,
