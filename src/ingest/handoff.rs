@@ -11,7 +11,7 @@
 //! A thread rather than a task, because `fdatasync` blocks for as long as the disk takes.
 
 use super::guard::{Fingerprint, Guard, Verdict};
-use super::journal::{self, Journal, JournalError, Recent};
+use super::journal::{Journal, JournalError, Recent, Unnumbered};
 use super::{Delivery, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
@@ -72,6 +72,8 @@ pub struct Setup {
 /// The handlers' side of the writer thread.
 pub struct Handoff {
     jobs: std_mpsc::Sender<Job>,
+    /// Lines are serialized by [`Handoff::accept`], on the request's task.
+    journaled: bool,
     out: mpsc::Sender<Ingest>,
     counts: Arc<Counts>,
 }
@@ -96,6 +98,8 @@ impl Stopped {
 struct Job {
     draft: Draft,
     fingerprint: Option<Fingerprint>,
+    /// The journal line, when there is a journal.
+    line: Option<Unnumbered>,
     reply: oneshot::Sender<Result<Accepted, HandoffError>>,
 }
 
@@ -123,6 +127,7 @@ impl Handoff {
         for recent in &setup.recent {
             guard.record(recent.fingerprint, recent.id, recent.received_at);
         }
+        let journaled = setup.journal.is_some();
         let writer = Writer {
             out: setup.out.clone(),
             journal: setup.journal,
@@ -136,6 +141,7 @@ impl Handoff {
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
             jobs,
+            journaled,
             out: setup.out,
             counts,
         };
@@ -150,11 +156,26 @@ impl Handoff {
         draft: Draft,
         fingerprint: Option<Fingerprint>,
     ) -> Result<Accepted, HandoffError> {
+        let line = if self.journaled {
+            let line = Unnumbered::new(
+                &draft.received_at,
+                draft.sent_at.as_ref(),
+                draft.auth,
+                draft.repaired,
+                &draft.notification,
+                fingerprint.as_ref(),
+            )
+            .map_err(|err| HandoffError::Store(format!("cannot store the delivery: {err}")))?;
+            Some(line)
+        } else {
+            None
+        };
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
                 draft,
                 fingerprint,
+                line,
                 reply,
             })
             .map_err(|_| HandoffError::Closed)?;
@@ -245,20 +266,15 @@ impl Writer {
                         repaired: draft.repaired,
                         notification: draft.notification,
                     };
-                    match journal::line(&delivery, job.fingerprint.as_ref()) {
-                        Ok(line) => {
-                            lines.extend(line);
-                            if let Some(fingerprint) = job.fingerprint {
-                                self.guard.record(fingerprint, next_id, now);
-                                recorded.push(fingerprint);
-                            }
-                            next_id += 1;
-                            Outcome::Stored(Box::new(delivery))
-                        }
-                        Err(err) => Outcome::Refused(HandoffError::Store(format!(
-                            "cannot store the delivery: {err}"
-                        ))),
+                    if let Some(line) = &job.line {
+                        line.write_numbered(next_id, &mut lines);
                     }
+                    if let Some(fingerprint) = job.fingerprint {
+                        self.guard.record(fingerprint, next_id, now);
+                        recorded.push(fingerprint);
+                    }
+                    next_id += 1;
+                    Outcome::Stored(Box::new(delivery))
                 }
             };
             outcomes.push(outcome);
