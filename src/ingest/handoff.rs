@@ -15,6 +15,9 @@ use super::journal::{Journal, JournalError, Recent, Unnumbered};
 use super::{Delivery, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -71,7 +74,7 @@ pub struct Setup {
 
 /// The handlers' side of the writer thread.
 pub struct Handoff {
-    jobs: std_mpsc::Sender<Job>,
+    jobs: std_mpsc::Sender<Event>,
     /// Lines are serialized by [`Handoff::accept`], on the request's task.
     journaled: bool,
     out: mpsc::Sender<Ingest>,
@@ -100,7 +103,19 @@ struct Job {
     fingerprint: Option<Fingerprint>,
     /// The journal line, when there is a journal.
     line: Option<Unnumbered>,
-    reply: oneshot::Sender<Result<Accepted, HandoffError>>,
+    reply: Reply,
+}
+
+type Reply = oneshot::Sender<Result<Accepted, HandoffError>>;
+
+/// What the writer thread waits for.
+enum Event {
+    /// Boxed: a job is large, and the channel moves it twice.
+    Job(Box<Job>),
+    /// The syncer finished a sync of everything written up to `upto`.
+    Synced { upto: u64, result: io::Result<()> },
+    /// The [`Handoff`] is gone: finish what is pending and stop.
+    Closed,
 }
 
 impl Handoff {
@@ -119,6 +134,7 @@ impl Handoff {
     /// Starts the writer thread.
     pub fn start(setup: Setup) -> (Handoff, Stopped) {
         let (jobs, queue) = std_mpsc::channel();
+        let synced = jobs.clone();
         let counts = Arc::new(Counts::default());
         counts
             .last_id
@@ -134,10 +150,13 @@ impl Handoff {
             next_id: setup.first_id,
             guard,
             counts: Arc::clone(&counts),
+            pending: VecDeque::new(),
+            syncing: false,
+            closing: false,
         };
         let thread = std::thread::Builder::new()
             .name("pipetop-journal".into())
-            .spawn(move || writer.run(queue))
+            .spawn(move || writer.run(queue, synced))
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
             jobs,
@@ -172,12 +191,12 @@ impl Handoff {
         };
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
+            .send(Event::Job(Box::new(Job {
                 draft,
                 fingerprint,
                 line,
                 reply,
-            })
+            })))
             .map_err(|_| HandoffError::Closed)?;
         answer.await.map_err(|_| HandoffError::Closed)?
     }
@@ -203,12 +222,46 @@ impl Handoff {
     }
 }
 
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        // The syncer holds a sender too, so the queue never disconnects by itself.
+        let _ = self.jobs.send(Event::Closed);
+    }
+}
+
+/// Assigns ids, writes batches and puts them on the channel once synced.
+///
+/// Syncing is pipelined: while the syncer thread waits for the disk on what has been written,
+/// the writer goes on checking, numbering and writing the deliveries that came meanwhile, and
+/// the next sync covers all of those at once. A batch is answered and sent on only once a sync
+/// that started after it was written has succeeded, and batches complete in the order they
+/// were written, so ids still reach the channel in order.
 struct Writer {
     out: mpsc::Sender<Ingest>,
     journal: Option<Journal>,
+    /// The id the next new delivery gets; ahead of what is stored while batches are pending.
     next_id: u64,
     guard: Guard,
     counts: Arc<Counts>,
+    /// Written but not yet known to be on disk, oldest first.
+    pending: VecDeque<Batch>,
+    /// A sync is running on the syncer thread.
+    syncing: bool,
+    closing: bool,
+}
+
+/// A batch of jobs, numbered and written, waiting for its sync.
+struct Batch {
+    /// The journal position a sync must reach to cover this batch.
+    end: u64,
+    /// The first id this batch gave out (if it stored anything).
+    first_id: u64,
+    /// The id after the last one it gave out.
+    next_id: u64,
+    seen: DateTime<Utc>,
+    recorded: Vec<Fingerprint>,
+    outcomes: Vec<Outcome>,
+    replies: Vec<Reply>,
 }
 
 /// What becomes of one job in a batch.
@@ -219,35 +272,124 @@ enum Outcome {
 }
 
 impl Writer {
-    fn run(mut self, queue: std_mpsc::Receiver<Job>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+    fn run(mut self, queue: std_mpsc::Receiver<Event>, synced: std_mpsc::Sender<Event>) {
+        std::thread::scope(|scope| {
+            let (sync_requests, sync_queue) = std_mpsc::channel::<(Arc<File>, u64)>();
+            if self.journal.is_some() {
+                std::thread::Builder::new()
+                    .name("pipetop-sync".into())
+                    .spawn_scoped(scope, move || {
+                        while let Ok((file, upto)) = sync_queue.recv() {
+                            let result = file.sync_data();
+                            if synced.send(Event::Synced { upto, result }).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .unwrap_or_else(|err| panic!("cannot start the journal sync thread: {err}"));
             }
-            self.commit(batch);
+            while !(self.closing && self.pending.is_empty()) {
+                let Ok(first) = queue.recv() else { break };
+                let mut batch = Vec::new();
+                let mut next = Some(first);
+                while let Some(event) = next {
+                    match event {
+                        Event::Job(job) => batch.push(*job),
+                        Event::Synced { upto, result } => self.synced(upto, result),
+                        Event::Closed => self.closing = true,
+                    }
+                    next = if batch.len() < MAX_BATCH {
+                        queue.try_recv().ok()
+                    } else {
+                        None
+                    };
+                }
+                if !batch.is_empty() {
+                    if self.must_settle(&batch) {
+                        self.settle(&queue, &sync_requests, &mut batch);
+                    }
+                    self.commit(batch);
+                }
+                self.start_sync(&sync_requests);
+            }
+            // Dropping `sync_requests` here stops the syncer; the scope waits for it.
+        });
+    }
+
+    /// Whether writing `batch` could rotate the journal while lines are still unsynced.
+    fn must_settle(&self, batch: &[Job]) -> bool {
+        let Some(journal) = &self.journal else {
+            return false;
+        };
+        // A bound on the batch's size: each line, plus its id and the braces around it.
+        let most: usize = batch
+            .iter()
+            .map(|job| job.line.as_ref().map_or(0, |line| line.byte_len() + 32))
+            .sum();
+        journal.unsynced() && journal.would_rotate(most as u64)
+    }
+
+    /// Syncs everything written so far and waits for it, keeping the jobs that arrive
+    /// meanwhile.
+    fn settle(
+        &mut self,
+        queue: &std_mpsc::Receiver<Event>,
+        requests: &std_mpsc::Sender<(Arc<File>, u64)>,
+        batch: &mut Vec<Job>,
+    ) {
+        while self.journal.as_ref().is_some_and(Journal::unsynced) {
+            self.start_sync(requests);
+            if !self.syncing {
+                return;
+            }
+            match queue.recv() {
+                Ok(Event::Job(job)) => batch.push(*job),
+                Ok(Event::Synced { upto, result }) => self.synced(upto, result),
+                Ok(Event::Closed) => self.closing = true,
+                Err(_) => return,
+            }
         }
     }
 
-    fn commit(&mut self, batch: Vec<Job>) {
+    /// Starts a sync of everything written so far, unless one is running or nothing waits.
+    fn start_sync(&mut self, requests: &std_mpsc::Sender<(Arc<File>, u64)>) {
+        if self.syncing || self.pending.is_empty() {
+            return;
+        }
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if !journal.unsynced() {
+            // Only batches without lines wait, behind nothing: they are done.
+            self.complete_through(journal.written());
+            return;
+        }
+        let upto = journal.written();
+        if requests.send((journal.sync_handle(), upto)).is_ok() {
+            self.syncing = true;
+        } else {
+            let lost = io::Error::other("the journal sync thread stopped");
+            self.synced(upto, Err(lost));
+        }
+    }
+
+    fn commit(&mut self, jobs: Vec<Job>) {
         let now = Utc::now();
         // Without a journal the channel is the only keeper: with no one listening there is
         // nowhere to put a delivery, and its id must not be used up.
         if self.journal.is_none() && self.out.is_closed() {
-            for job in batch {
+            for job in jobs {
                 let _ = job.reply.send(Err(HandoffError::Closed));
             }
             return;
         }
-        let mut next_id = self.next_id;
+        let first_id = self.next_id;
+        let mut next_id = first_id;
         let mut lines = Vec::new();
         let mut recorded = Vec::new();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        for job in batch {
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
             replies.push(job.reply);
             let verdict = match &job.fingerprint {
                 Some(fingerprint) => self.guard.check(fingerprint, now),
@@ -279,45 +421,67 @@ impl Writer {
             };
             outcomes.push(outcome);
         }
-
-        let written = match &mut self.journal {
-            Some(journal) if !lines.is_empty() => journal.append(&lines),
-            _ => Ok(()),
+        let batch = Batch {
+            end: 0,
+            first_id,
+            next_id,
+            seen: now,
+            recorded,
+            outcomes,
+            replies,
         };
-        if let Err(err) = written {
-            let reason = match err {
-                JournalError::Write(_) => err.to_string(),
-                other => format!("cannot store the delivery: {other}"),
-            };
-            for fingerprint in &recorded {
-                self.guard.forget(fingerprint, now);
+
+        let end = match &mut self.journal {
+            Some(journal) if !lines.is_empty() => journal.write(&lines),
+            Some(journal) => Ok(journal.written()),
+            None => Ok(0),
+        };
+        match end {
+            Ok(end) => {
+                self.next_id = next_id;
+                self.pending.push_back(Batch { end, ..batch });
+                if self.journal.is_none() {
+                    self.complete_through(0);
+                }
             }
-            let first_of_batch = self.next_id;
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let answer = match outcome {
-                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
-                    // A redelivery of something in this very batch shares its fate.
-                    Outcome::Duplicate(id) if id >= first_of_batch => {
-                        Err(HandoffError::Store(reason.clone()))
-                    }
-                    Outcome::Duplicate(id) => Ok(Accepted {
-                        id,
-                        duplicate: true,
-                    }),
-                    Outcome::Refused(err) => Err(err),
-                };
-                let _ = reply.send(answer);
-            }
-            return;
+            // Only this batch is lost: the ones before it are whole in the file.
+            Err(err) => self.fail(vec![batch], &err),
         }
-        self.next_id = next_id;
+    }
+
+    /// Handles the syncer's answer for everything written up to `upto`.
+    fn synced(&mut self, upto: u64, result: io::Result<()>) {
+        self.syncing = false;
+        if let Some(journal) = &mut self.journal {
+            journal.sync_done(upto, &result);
+        }
+        match result {
+            Ok(()) => self.complete_through(upto),
+            Err(err) => {
+                // The journal cut off everything unsynced, so every pending batch is lost.
+                let lost = std::mem::take(&mut self.pending).into();
+                self.fail(lost, &JournalError::Write(crate::io_reason(&err)));
+            }
+        }
+    }
+
+    /// Answers, in order, the batches a journal position `upto` covers, sending their new
+    /// deliveries on.
+    fn complete_through(&mut self, upto: u64) {
+        while self.pending.front().is_some_and(|batch| batch.end <= upto) {
+            let Some(batch) = self.pending.pop_front() else {
+                break;
+            };
+            self.complete(batch);
+        }
+    }
+
+    fn complete(&mut self, batch: Batch) {
         self.counts
             .last_id
-            .store(next_id.saturating_sub(1), Ordering::Relaxed);
-
-        let mut answers = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
-            answers.push(match outcome {
+            .store(batch.next_id.saturating_sub(1), Ordering::Relaxed);
+        for (reply, outcome) in batch.replies.into_iter().zip(batch.outcomes) {
+            let answer = match outcome {
                 Outcome::Stored(delivery) => {
                     let id = delivery.id;
                     // Stored is what counts; a watcher that has gone away will see it in the
@@ -344,10 +508,47 @@ impl Writer {
                     })
                 }
                 Outcome::Refused(err) => Err(err),
-            });
-        }
-        for (reply, answer) in replies.into_iter().zip(answers) {
+            };
             let _ = reply.send(answer);
+        }
+    }
+
+    /// Answers lost batches (the newest ones, in order) with the reason, gives their ids back
+    /// and forgets their fingerprints, so the senders' retries are new deliveries.
+    fn fail(&mut self, lost: Vec<Batch>, err: &JournalError) {
+        let reason = match err {
+            JournalError::Write(_) => err.to_string(),
+            other => format!("cannot store the delivery: {other}"),
+        };
+        let Some(first_lost) = lost.first().map(|batch| batch.first_id) else {
+            return;
+        };
+        self.next_id = first_lost;
+        // Ids from here on are lost or not yet known to be on disk.
+        let unsure = self
+            .pending
+            .front()
+            .map_or(first_lost, |batch| batch.first_id.min(first_lost));
+        for batch in lost {
+            for fingerprint in &batch.recorded {
+                self.guard.forget(fingerprint, batch.seen);
+            }
+            for (reply, outcome) in batch.replies.into_iter().zip(batch.outcomes) {
+                let answer = match outcome {
+                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
+                    // A redelivery of something lost, or not yet stored for sure, is not
+                    // answered as stored.
+                    Outcome::Duplicate(id) if id >= unsure => {
+                        Err(HandoffError::Store(reason.clone()))
+                    }
+                    Outcome::Duplicate(id) => Ok(Accepted {
+                        id,
+                        duplicate: true,
+                    }),
+                    Outcome::Refused(err) => Err(err),
+                };
+                let _ = reply.send(answer);
+            }
         }
     }
 }

@@ -29,6 +29,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The size past which the journal is rotated, unless `--journal-max` says otherwise.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -74,9 +75,15 @@ pub fn previous_path(path: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: File,
-    /// Bytes known to be whole lines on disk; a failed write is cut back to this.
+    /// Shared with whoever syncs it ([`Journal::sync_handle`]).
+    file: Arc<File>,
+    /// Bytes known to be whole lines in the file; a failed write is cut back to this.
     len: u64,
+    /// Of `len`, the bytes known to be on disk; a failed sync is cut back to this.
+    synced_len: u64,
+    /// Bytes written through this handle since it was opened, across rotations: a position
+    /// that names what a sync covers.
+    written: u64,
     max_size: u64,
     regular: bool,
     /// The journal was renamed to `.1` but no new file could be opened yet.
@@ -124,15 +131,44 @@ impl Journal {
         }
         .map_err(open_error)?;
         let regular = file.metadata().map_err(open_error)?.is_file();
-        let mut journal = Journal {
+        let mut file = file;
+        let mut warnings = Vec::new();
+        let mut len = 0;
+        if regular {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(JournalError::InUse {
+                        path: path.to_owned(),
+                    });
+                }
+                // A file system without locks still gets a journal; only the guard is lost.
+                Err(fs::TryLockError::Error(_)) => {}
+            }
+            len = file.metadata().map_err(open_error)?.len();
+            let whole = whole_lines_len(&mut file, len).map_err(open_error)?;
+            if whole < len {
+                warnings.push(format!(
+                    "journal {}: the last line ({} bytes) was cut short by a crash mid-write and was never acknowledged; dropped it",
+                    path.display(),
+                    len - whole
+                ));
+                file.set_len(whole).map_err(open_error)?;
+                file.sync_all().map_err(open_error)?;
+                len = whole;
+            }
+            sync_parent(path).map_err(open_error)?;
+        }
+        let journal = Journal {
             path: path.to_owned(),
-            file,
-            len: 0,
+            file: Arc::new(file),
+            len,
+            synced_len: len,
+            written: 0,
             max_size,
             regular,
             detached: false,
         };
-        let mut warnings = Vec::new();
         if !regular {
             return Ok(Opened {
                 journal,
@@ -142,29 +178,6 @@ impl Journal {
                 warnings,
             });
         }
-        match journal.file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(JournalError::InUse {
-                    path: path.to_owned(),
-                });
-            }
-            // A file system without locks still gets a journal; only the guard is lost.
-            Err(fs::TryLockError::Error(_)) => {}
-        }
-        journal.len = journal.file.metadata().map_err(open_error)?.len();
-        let whole = whole_lines_len(&mut journal.file, journal.len).map_err(open_error)?;
-        if whole < journal.len {
-            warnings.push(format!(
-                "journal {}: the last line ({} bytes) was cut short by a crash mid-write and was never acknowledged; dropped it",
-                path.display(),
-                journal.len - whole
-            ));
-            journal.file.set_len(whole).map_err(open_error)?;
-            journal.file.sync_all().map_err(open_error)?;
-            journal.len = whole;
-        }
-        sync_parent(path).map_err(open_error)?;
 
         let mut parts = Vec::new();
         let previous = previous_path(path);
@@ -218,24 +231,73 @@ impl Journal {
     /// journal past its bound. On failure nothing of `lines` is left in the file (as far as
     /// the file system allows), so the next append starts on a line of its own.
     pub fn append(&mut self, lines: &[u8]) -> Result<(), JournalError> {
+        let upto = self.write(lines)?;
+        let synced = self.file.sync_data();
+        self.sync_done(upto, &synced);
+        synced.map_err(|err| JournalError::Write(crate::io_reason(&err)))
+    }
+
+    /// Appends whole lines without syncing them, rotating first when they would take the
+    /// journal past its bound, and returns the position a sync must reach to cover them. On
+    /// failure nothing of `lines` is left in the file (as far as the file system allows), so
+    /// the next write starts on a line of its own.
+    ///
+    /// Rotating with lines not yet synced would leave them in a file no sync covers any more,
+    /// so while [`Journal::unsynced`] is true, a caller that [`Journal::would_rotate`] must
+    /// sync first.
+    pub fn write(&mut self, lines: &[u8]) -> Result<u64, JournalError> {
         let write_error = |err: io::Error| JournalError::Write(crate::io_reason(&err));
-        if self.detached
-            || (self.regular && self.len > 0 && self.len + lines.len() as u64 > self.max_size)
-        {
+        if self.would_rotate(lines.len() as u64) {
             self.rotate().map_err(write_error)?;
         }
-        let written = self
-            .file
-            .write_all(lines)
-            .and_then(|()| self.file.sync_data());
-        if let Err(err) = written {
+        if let Err(err) = (&*self.file).write_all(lines) {
             if self.regular {
                 let _ = self.file.set_len(self.len);
             }
             return Err(write_error(err));
         }
         self.len += lines.len() as u64;
-        Ok(())
+        self.written += lines.len() as u64;
+        Ok(self.written)
+    }
+
+    /// Whether writing `more` bytes would rotate the journal first.
+    pub fn would_rotate(&self, more: u64) -> bool {
+        self.detached || (self.regular && self.len > 0 && self.len + more > self.max_size)
+    }
+
+    /// Whether some written lines are not known to be on disk yet.
+    pub fn unsynced(&self) -> bool {
+        self.synced_len < self.len
+    }
+
+    /// The position every write so far reaches, as [`Journal::write`] returns it.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The file to sync (with `sync_data`) on another thread, so the next lines can be
+    /// written while the disk works. One sync at a time: two at once on the same file could
+    /// report one write error to one of them only.
+    pub fn sync_handle(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    /// Records the outcome of a sync started once the lines up to `upto` were written: on
+    /// success they are on disk; on failure every line not known to be on disk is cut off
+    /// (as far as the file system allows), so the caller must treat all of them as lost.
+    pub fn sync_done(&mut self, upto: u64, result: &io::Result<()>) {
+        if result.is_ok() {
+            // Nothing rotates while lines are unsynced, so all of them are in this file.
+            let behind = self.written.saturating_sub(upto);
+            self.synced_len = self.synced_len.max(self.len.saturating_sub(behind));
+        } else {
+            if self.regular {
+                let _ = self.file.set_len(self.synced_len);
+            }
+            self.written -= self.len - self.synced_len;
+            self.len = self.synced_len;
+        }
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -247,8 +309,9 @@ impl Journal {
         // Best effort: the old file's lock stays held until this handle replaces it.
         let _ = file.try_lock();
         sync_parent(&self.path)?;
-        self.file = file;
+        self.file = Arc::new(file);
         self.len = 0;
+        self.synced_len = 0;
         self.detached = false;
         Ok(())
     }
@@ -587,6 +650,11 @@ impl Unnumbered {
             notification,
         };
         serde_json::to_vec(&entry).map(Unnumbered)
+    }
+
+    /// The line's length without its id and newline.
+    pub fn byte_len(&self) -> usize {
+        self.0.len()
     }
 
     /// Appends the whole line with `id` as its first field, and its newline, to `out`.
