@@ -556,6 +556,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::journal;
 
     fn draft() -> Draft {
         Draft {
@@ -648,6 +649,71 @@ mod tests {
         assert_eq!(id_of(rx.recv().await), 1);
         assert_eq!(id_of(rx.recv().await), 2);
         assert_eq!(handoff.duplicates(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_deliveries_keep_gapless_ids_in_journal_and_channel_order_across_rotations()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let one = journal::line(
+            &Delivery {
+                id: 1000,
+                received_at: Utc::now(),
+                sent_at: None,
+                auth: Auth::None,
+                repaired: false,
+                notification: Notification::default(),
+            },
+            None,
+        )
+        .unwrap()
+        .len() as u64;
+        // Room for a few lines only: the journal rotates again and again while syncs run.
+        let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let (handoff, stopped) = Handoff::start(Setup {
+            out: tx,
+            journal: Some(opened.journal),
+            first_id: 1,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        });
+        let handoff = Arc::new(handoff);
+        let senders: Vec<_> = (0..16)
+            .map(|_| {
+                let handoff = Arc::clone(&handoff);
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..50 {
+                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let mut answered = Vec::new();
+        for sender in senders {
+            answered.extend(sender.await.unwrap());
+        }
+        answered.sort_unstable();
+        assert_eq!(answered, (1..=800).collect::<Vec<_>>());
+        for id in 1..=800 {
+            assert_eq!(id_of(rx.recv().await), id);
+        }
+        drop(handoff);
+        tokio::task::spawn_blocking(move || stopped.wait())
+            .await
+            .unwrap();
+        let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 800);
+        let stored: Vec<u64> = opened
+            .history
+            .entries()
+            .map(|entry| entry.unwrap().id)
+            .collect();
+        let first = stored[0];
+        assert_eq!(stored, (first..=800).collect::<Vec<_>>());
     }
 
     #[tokio::test]

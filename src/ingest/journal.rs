@@ -876,6 +876,31 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_sync_cuts_off_every_line_not_known_to_be_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now())
+            .unwrap()
+            .journal;
+        write(&mut journal, &[sample(1)]);
+        assert!(!journal.unsynced());
+        let second = journal.write(&line(&sample(2), None).unwrap()).unwrap();
+        let third = journal.write(&line(&sample(3), None).unwrap()).unwrap();
+        assert!(second < third);
+        assert_eq!(journal.written(), third);
+        // A sync that started after 2 was written covers 2, not 3.
+        journal.sync_done(second, &Ok(()));
+        assert!(journal.unsynced());
+        journal.sync_done(third, &Err(io::Error::other("the disk went away")));
+        assert!(!journal.unsynced());
+        write(&mut journal, &[sample(4)]);
+        drop(journal);
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert!(opened.warnings.is_empty());
+        assert_eq!(ids(opened.history), [Ok(1), Ok(2), Ok(4)]);
+    }
+
+    #[test]
     fn a_device_is_written_but_never_read_and_a_full_one_fails_cleanly() {
         let opened = Journal::open(Path::new("/dev/full"), 10, Utc::now()).unwrap();
         assert!(opened.history.is_empty());
