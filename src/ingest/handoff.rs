@@ -151,7 +151,7 @@ impl Handoff {
             guard,
             counts: Arc::clone(&counts),
             pending: VecDeque::new(),
-            syncing: false,
+            requested: 0,
             closing: false,
         };
         let thread = std::thread::Builder::new()
@@ -233,7 +233,7 @@ impl Drop for Handoff {
 ///
 /// Syncing is pipelined: while the syncer thread waits for the disk on what has been written,
 /// the writer goes on checking, numbering and writing the deliveries that came meanwhile, and
-/// the next sync covers all of those at once. A batch is answered and sent on only once a sync
+/// the syncer's next sync, started as soon as the last one ends, covers all of those at once. A batch is answered and sent on only once a sync
 /// that started after it was written has succeeded, and batches complete in the order they
 /// were written, so ids still reach the channel in order.
 struct Writer {
@@ -245,8 +245,8 @@ struct Writer {
     counts: Arc<Counts>,
     /// Written but not yet known to be on disk, oldest first.
     pending: VecDeque<Batch>,
-    /// A sync is running on the syncer thread.
-    syncing: bool,
+    /// The journal position the syncer was last asked to reach.
+    requested: u64,
     closing: bool,
 }
 
@@ -279,7 +279,13 @@ impl Writer {
                 std::thread::Builder::new()
                     .name("pipetop-sync".into())
                     .spawn_scoped(scope, move || {
-                        while let Ok((file, upto)) = sync_queue.recv() {
+                        while let Ok(mut request) = sync_queue.recv() {
+                            // What was written while the last sync ran is covered by one
+                            // sync, started now: the newest request names the most.
+                            while let Ok(newer) = sync_queue.try_recv() {
+                                request = newer;
+                            }
+                            let (file, upto) = request;
                             let result = file.sync_data();
                             if synced.send(Event::Synced { upto, result }).is_err() {
                                 break;
@@ -338,8 +344,7 @@ impl Writer {
         batch: &mut Vec<Job>,
     ) {
         while self.journal.as_ref().is_some_and(Journal::unsynced) {
-            self.start_sync(requests);
-            if !self.syncing {
+            if !self.start_sync(requests) {
                 return;
             }
             match queue.recv() {
@@ -351,25 +356,28 @@ impl Writer {
         }
     }
 
-    /// Starts a sync of everything written so far, unless one is running or nothing waits.
-    fn start_sync(&mut self, requests: &std_mpsc::Sender<(Arc<File>, u64)>) {
-        if self.syncing || self.pending.is_empty() {
-            return;
-        }
+    /// Asks for a sync of everything written so far, unless it was asked for already, and
+    /// answers batches that wait for nothing. Returns whether a sync is to come.
+    fn start_sync(&mut self, requests: &std_mpsc::Sender<(Arc<File>, u64)>) -> bool {
         let Some(journal) = &self.journal else {
-            return;
+            return false;
         };
         if !journal.unsynced() {
             // Only batches without lines wait, behind nothing: they are done.
             self.complete_through(journal.written());
-            return;
+            return false;
         }
         let upto = journal.written();
+        if upto <= self.requested {
+            return true;
+        }
         if requests.send((journal.sync_handle(), upto)).is_ok() {
-            self.syncing = true;
+            self.requested = upto;
+            true
         } else {
             let lost = io::Error::other("the journal sync thread stopped");
             self.synced(upto, Err(lost));
+            false
         }
     }
 
@@ -451,7 +459,6 @@ impl Writer {
 
     /// Handles the syncer's answer for everything written up to `upto`.
     fn synced(&mut self, upto: u64, result: io::Result<()>) {
-        self.syncing = false;
         if let Some(journal) = &mut self.journal {
             journal.sync_done(upto, &result);
         }

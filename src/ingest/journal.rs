@@ -81,9 +81,12 @@ pub struct Journal {
     len: u64,
     /// Of `len`, the bytes known to be on disk; a failed sync is cut back to this.
     synced_len: u64,
-    /// Bytes written through this handle since it was opened, across rotations: a position
-    /// that names what a sync covers.
+    /// Bytes written through this handle since it was opened, across rotations and cut-off
+    /// lines: a position that names what a sync covers.
     written: u64,
+    /// The position up to which lines were cut off after a failed sync; a later report of
+    /// a sync up to here speaks of lines that are gone.
+    discarded: u64,
     max_size: u64,
     regular: bool,
     /// The journal was renamed to `.1` but no new file could be opened yet.
@@ -165,6 +168,7 @@ impl Journal {
             len,
             synced_len: len,
             written: 0,
+            discarded: 0,
             max_size,
             regular,
             detached: false,
@@ -288,15 +292,20 @@ impl Journal {
     /// (as far as the file system allows), so the caller must treat all of them as lost.
     pub fn sync_done(&mut self, upto: u64, result: &io::Result<()>) {
         if result.is_ok() {
-            // Nothing rotates while lines are unsynced, so all of them are in this file.
-            let behind = self.written.saturating_sub(upto);
-            self.synced_len = self.synced_len.max(self.len.saturating_sub(behind));
+            if upto > self.discarded {
+                // Nothing rotates while lines are unsynced, and everything written since the
+                // last cut is in the file, so the position maps to an offset from its end.
+                let behind = self.written.saturating_sub(upto);
+                self.synced_len = self.synced_len.max(self.len.saturating_sub(behind));
+            }
         } else {
+            // Whatever `upto` says: a write error is reported to one sync only, and may be
+            // about any line not yet known to be on disk.
             if self.regular {
                 let _ = self.file.set_len(self.synced_len);
             }
-            self.written -= self.len - self.synced_len;
             self.len = self.synced_len;
+            self.discarded = self.written;
         }
     }
 
