@@ -15,9 +15,6 @@ use super::journal::{Journal, JournalError, Recent, Unnumbered};
 use super::{Delivery, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
@@ -74,7 +71,7 @@ pub struct Setup {
 
 /// The handlers' side of the writer thread.
 pub struct Handoff {
-    jobs: std_mpsc::Sender<Event>,
+    jobs: std_mpsc::Sender<Job>,
     /// Lines are serialized by [`Handoff::accept`], on the request's task.
     journaled: bool,
     out: mpsc::Sender<Ingest>,
@@ -103,19 +100,7 @@ struct Job {
     fingerprint: Option<Fingerprint>,
     /// The journal line, when there is a journal.
     line: Option<Unnumbered>,
-    reply: Reply,
-}
-
-type Reply = oneshot::Sender<Result<Accepted, HandoffError>>;
-
-/// What the writer thread waits for.
-enum Event {
-    /// Boxed: a job is large, and the channel moves it twice.
-    Job(Box<Job>),
-    /// The syncer finished a sync of everything written up to `upto`.
-    Synced { upto: u64, result: io::Result<()> },
-    /// The [`Handoff`] is gone: finish what is pending and stop.
-    Closed,
+    reply: oneshot::Sender<Result<Accepted, HandoffError>>,
 }
 
 impl Handoff {
@@ -134,7 +119,6 @@ impl Handoff {
     /// Starts the writer thread.
     pub fn start(setup: Setup) -> (Handoff, Stopped) {
         let (jobs, queue) = std_mpsc::channel();
-        let synced = jobs.clone();
         let counts = Arc::new(Counts::default());
         counts
             .last_id
@@ -150,13 +134,10 @@ impl Handoff {
             next_id: setup.first_id,
             guard,
             counts: Arc::clone(&counts),
-            pending: VecDeque::new(),
-            requested: 0,
-            closing: false,
         };
         let thread = std::thread::Builder::new()
             .name("pipetop-journal".into())
-            .spawn(move || writer.run(queue, synced))
+            .spawn(move || writer.run(queue))
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
             jobs,
@@ -191,12 +172,12 @@ impl Handoff {
         };
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Event::Job(Box::new(Job {
+            .send(Job {
                 draft,
                 fingerprint,
                 line,
                 reply,
-            })))
+            })
             .map_err(|_| HandoffError::Closed)?;
         answer.await.map_err(|_| HandoffError::Closed)?
     }
@@ -222,46 +203,12 @@ impl Handoff {
     }
 }
 
-impl Drop for Handoff {
-    fn drop(&mut self) {
-        // The syncer holds a sender too, so the queue never disconnects by itself.
-        let _ = self.jobs.send(Event::Closed);
-    }
-}
-
-/// Assigns ids, writes batches and puts them on the channel once synced.
-///
-/// Syncing is pipelined: while the syncer thread waits for the disk on what has been written,
-/// the writer goes on checking, numbering and writing the deliveries that came meanwhile, and
-/// the syncer's next sync, started as soon as the last one ends, covers all of those at once. A batch is answered and sent on only once a sync
-/// that started after it was written has succeeded, and batches complete in the order they
-/// were written, so ids still reach the channel in order.
 struct Writer {
     out: mpsc::Sender<Ingest>,
     journal: Option<Journal>,
-    /// The id the next new delivery gets; ahead of what is stored while batches are pending.
     next_id: u64,
     guard: Guard,
     counts: Arc<Counts>,
-    /// Written but not yet known to be on disk, oldest first.
-    pending: VecDeque<Batch>,
-    /// The journal position the syncer was last asked to reach.
-    requested: u64,
-    closing: bool,
-}
-
-/// A batch of jobs, numbered and written, waiting for its sync.
-struct Batch {
-    /// The journal position a sync must reach to cover this batch.
-    end: u64,
-    /// The first id this batch gave out (if it stored anything).
-    first_id: u64,
-    /// The id after the last one it gave out.
-    next_id: u64,
-    seen: DateTime<Utc>,
-    recorded: Vec<Fingerprint>,
-    outcomes: Vec<Outcome>,
-    replies: Vec<Reply>,
 }
 
 /// What becomes of one job in a batch.
@@ -272,132 +219,35 @@ enum Outcome {
 }
 
 impl Writer {
-    fn run(mut self, queue: std_mpsc::Receiver<Event>, synced: std_mpsc::Sender<Event>) {
-        std::thread::scope(|scope| {
-            let (sync_requests, sync_queue) = std_mpsc::channel::<(Arc<File>, u64)>();
-            if self.journal.is_some() {
-                std::thread::Builder::new()
-                    .name("pipetop-sync".into())
-                    .spawn_scoped(scope, move || {
-                        while let Ok(mut request) = sync_queue.recv() {
-                            // What was written while the last sync ran is covered by one
-                            // sync, started now: the newest request names the most.
-                            while let Ok(newer) = sync_queue.try_recv() {
-                                request = newer;
-                            }
-                            let (file, upto) = request;
-                            let result = file.sync_data();
-                            if synced.send(Event::Synced { upto, result }).is_err() {
-                                break;
-                            }
-                        }
-                    })
-                    .unwrap_or_else(|err| panic!("cannot start the journal sync thread: {err}"));
-            }
-            while !(self.closing && self.pending.is_empty()) {
-                let Ok(first) = queue.recv() else { break };
-                let mut batch = Vec::new();
-                let mut next = Some(first);
-                while let Some(event) = next {
-                    match event {
-                        Event::Job(job) => batch.push(*job),
-                        Event::Synced { upto, result } => self.synced(upto, result),
-                        Event::Closed => self.closing = true,
-                    }
-                    next = if batch.len() < MAX_BATCH {
-                        queue.try_recv().ok()
-                    } else {
-                        None
-                    };
+    fn run(mut self, queue: std_mpsc::Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
                 }
-                if !batch.is_empty() {
-                    if self.must_settle(&batch) {
-                        self.settle(&queue, &sync_requests, &mut batch);
-                    }
-                    self.commit(batch);
-                }
-                self.start_sync(&sync_requests);
             }
-            // Dropping `sync_requests` here stops the syncer; the scope waits for it.
-        });
-    }
-
-    /// Whether writing `batch` could rotate the journal while lines are still unsynced.
-    fn must_settle(&self, batch: &[Job]) -> bool {
-        let Some(journal) = &self.journal else {
-            return false;
-        };
-        // A bound on the batch's size: each line, plus its id and the braces around it.
-        let most: usize = batch
-            .iter()
-            .map(|job| job.line.as_ref().map_or(0, |line| line.byte_len() + 32))
-            .sum();
-        journal.unsynced() && journal.would_rotate(most as u64)
-    }
-
-    /// Syncs everything written so far and waits for it, keeping the jobs that arrive
-    /// meanwhile.
-    fn settle(
-        &mut self,
-        queue: &std_mpsc::Receiver<Event>,
-        requests: &std_mpsc::Sender<(Arc<File>, u64)>,
-        batch: &mut Vec<Job>,
-    ) {
-        while self.journal.as_ref().is_some_and(Journal::unsynced) {
-            if !self.start_sync(requests) {
-                return;
-            }
-            match queue.recv() {
-                Ok(Event::Job(job)) => batch.push(*job),
-                Ok(Event::Synced { upto, result }) => self.synced(upto, result),
-                Ok(Event::Closed) => self.closing = true,
-                Err(_) => return,
-            }
+            self.commit(batch);
         }
     }
 
-    /// Asks for a sync of everything written so far, unless it was asked for already, and
-    /// answers batches that wait for nothing. Returns whether a sync is to come.
-    fn start_sync(&mut self, requests: &std_mpsc::Sender<(Arc<File>, u64)>) -> bool {
-        let Some(journal) = &self.journal else {
-            return false;
-        };
-        if !journal.unsynced() {
-            // Only batches without lines wait, behind nothing: they are done.
-            self.complete_through(journal.written());
-            return false;
-        }
-        let upto = journal.written();
-        if upto <= self.requested {
-            return true;
-        }
-        if requests.send((journal.sync_handle(), upto)).is_ok() {
-            self.requested = upto;
-            true
-        } else {
-            let lost = io::Error::other("the journal sync thread stopped");
-            self.synced(upto, Err(lost));
-            false
-        }
-    }
-
-    fn commit(&mut self, jobs: Vec<Job>) {
+    fn commit(&mut self, batch: Vec<Job>) {
         let now = Utc::now();
         // Without a journal the channel is the only keeper: with no one listening there is
         // nowhere to put a delivery, and its id must not be used up.
         if self.journal.is_none() && self.out.is_closed() {
-            for job in jobs {
+            for job in batch {
                 let _ = job.reply.send(Err(HandoffError::Closed));
             }
             return;
         }
-        let first_id = self.next_id;
-        let mut next_id = first_id;
+        let mut next_id = self.next_id;
         let mut lines = Vec::new();
         let mut recorded = Vec::new();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
             replies.push(job.reply);
             let verdict = match &job.fingerprint {
                 Some(fingerprint) => self.guard.check(fingerprint, now),
@@ -429,66 +279,45 @@ impl Writer {
             };
             outcomes.push(outcome);
         }
-        let batch = Batch {
-            end: 0,
-            first_id,
-            next_id,
-            seen: now,
-            recorded,
-            outcomes,
-            replies,
+
+        let written = match &mut self.journal {
+            Some(journal) if !lines.is_empty() => journal.append(&lines),
+            _ => Ok(()),
         };
-
-        let end = match &mut self.journal {
-            Some(journal) if !lines.is_empty() => journal.write(&lines),
-            Some(journal) => Ok(journal.written()),
-            None => Ok(0),
-        };
-        match end {
-            Ok(end) => {
-                self.next_id = next_id;
-                self.pending.push_back(Batch { end, ..batch });
-                if self.journal.is_none() {
-                    self.complete_through(0);
-                }
-            }
-            // Only this batch is lost: the ones before it are whole in the file.
-            Err(err) => self.fail(vec![batch], &err),
-        }
-    }
-
-    /// Handles the syncer's answer for everything written up to `upto`.
-    fn synced(&mut self, upto: u64, result: io::Result<()>) {
-        if let Some(journal) = &mut self.journal {
-            journal.sync_done(upto, &result);
-        }
-        match result {
-            Ok(()) => self.complete_through(upto),
-            Err(err) => {
-                // The journal cut off everything unsynced, so every pending batch is lost.
-                let lost = std::mem::take(&mut self.pending).into();
-                self.fail(lost, &JournalError::Write(crate::io_reason(&err)));
-            }
-        }
-    }
-
-    /// Answers, in order, the batches a journal position `upto` covers, sending their new
-    /// deliveries on.
-    fn complete_through(&mut self, upto: u64) {
-        while self.pending.front().is_some_and(|batch| batch.end <= upto) {
-            let Some(batch) = self.pending.pop_front() else {
-                break;
+        if let Err(err) = written {
+            let reason = match err {
+                JournalError::Write(_) => err.to_string(),
+                other => format!("cannot store the delivery: {other}"),
             };
-            self.complete(batch);
+            for fingerprint in &recorded {
+                self.guard.forget(fingerprint, now);
+            }
+            let first_of_batch = self.next_id;
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let answer = match outcome {
+                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
+                    // A redelivery of something in this very batch shares its fate.
+                    Outcome::Duplicate(id) if id >= first_of_batch => {
+                        Err(HandoffError::Store(reason.clone()))
+                    }
+                    Outcome::Duplicate(id) => Ok(Accepted {
+                        id,
+                        duplicate: true,
+                    }),
+                    Outcome::Refused(err) => Err(err),
+                };
+                let _ = reply.send(answer);
+            }
+            return;
         }
-    }
-
-    fn complete(&mut self, batch: Batch) {
+        self.next_id = next_id;
         self.counts
             .last_id
-            .store(batch.next_id.saturating_sub(1), Ordering::Relaxed);
-        for (reply, outcome) in batch.replies.into_iter().zip(batch.outcomes) {
-            let answer = match outcome {
+            .store(next_id.saturating_sub(1), Ordering::Relaxed);
+
+        let mut answers = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            answers.push(match outcome {
                 Outcome::Stored(delivery) => {
                     let id = delivery.id;
                     // Stored is what counts; a watcher that has gone away will see it in the
@@ -515,47 +344,10 @@ impl Writer {
                     })
                 }
                 Outcome::Refused(err) => Err(err),
-            };
-            let _ = reply.send(answer);
+            });
         }
-    }
-
-    /// Answers lost batches (the newest ones, in order) with the reason, gives their ids back
-    /// and forgets their fingerprints, so the senders' retries are new deliveries.
-    fn fail(&mut self, lost: Vec<Batch>, err: &JournalError) {
-        let reason = match err {
-            JournalError::Write(_) => err.to_string(),
-            other => format!("cannot store the delivery: {other}"),
-        };
-        let Some(first_lost) = lost.first().map(|batch| batch.first_id) else {
-            return;
-        };
-        self.next_id = first_lost;
-        // Ids from here on are lost or not yet known to be on disk.
-        let unsure = self
-            .pending
-            .front()
-            .map_or(first_lost, |batch| batch.first_id.min(first_lost));
-        for batch in lost {
-            for fingerprint in &batch.recorded {
-                self.guard.forget(fingerprint, batch.seen);
-            }
-            for (reply, outcome) in batch.replies.into_iter().zip(batch.outcomes) {
-                let answer = match outcome {
-                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
-                    // A redelivery of something lost, or not yet stored for sure, is not
-                    // answered as stored.
-                    Outcome::Duplicate(id) if id >= unsure => {
-                        Err(HandoffError::Store(reason.clone()))
-                    }
-                    Outcome::Duplicate(id) => Ok(Accepted {
-                        id,
-                        duplicate: true,
-                    }),
-                    Outcome::Refused(err) => Err(err),
-                };
-                let _ = reply.send(answer);
-            }
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
         }
     }
 }
@@ -676,7 +468,7 @@ mod tests {
         )
         .unwrap()
         .len() as u64;
-        // Room for a few lines only: the journal rotates again and again while syncs run.
+        // Room for a few lines only: the journal rotates again and again under the load.
         let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
         let (tx, mut rx) = mpsc::channel(1024);
         let (handoff, stopped) = Handoff::start(Setup {

@@ -29,7 +29,6 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// The size past which the journal is rotated, unless `--journal-max` says otherwise.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -75,18 +74,9 @@ pub fn previous_path(path: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    /// Shared with whoever syncs it ([`Journal::sync_handle`]).
-    file: Arc<File>,
-    /// Bytes known to be whole lines in the file; a failed write is cut back to this.
+    file: File,
+    /// Bytes known to be whole lines on disk; a failed write is cut back to this.
     len: u64,
-    /// Of `len`, the bytes known to be on disk; a failed sync is cut back to this.
-    synced_len: u64,
-    /// Bytes written through this handle since it was opened, across rotations and cut-off
-    /// lines: a position that names what a sync covers.
-    written: u64,
-    /// The position up to which lines were cut off after a failed sync; a later report of
-    /// a sync up to here speaks of lines that are gone.
-    discarded: u64,
     max_size: u64,
     regular: bool,
     /// The journal was renamed to `.1` but no new file could be opened yet.
@@ -134,45 +124,15 @@ impl Journal {
         }
         .map_err(open_error)?;
         let regular = file.metadata().map_err(open_error)?.is_file();
-        let mut file = file;
-        let mut warnings = Vec::new();
-        let mut len = 0;
-        if regular {
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(JournalError::InUse {
-                        path: path.to_owned(),
-                    });
-                }
-                // A file system without locks still gets a journal; only the guard is lost.
-                Err(fs::TryLockError::Error(_)) => {}
-            }
-            len = file.metadata().map_err(open_error)?.len();
-            let whole = whole_lines_len(&mut file, len).map_err(open_error)?;
-            if whole < len {
-                warnings.push(format!(
-                    "journal {}: the last line ({} bytes) was cut short by a crash mid-write and was never acknowledged; dropped it",
-                    path.display(),
-                    len - whole
-                ));
-                file.set_len(whole).map_err(open_error)?;
-                file.sync_all().map_err(open_error)?;
-                len = whole;
-            }
-            sync_parent(path).map_err(open_error)?;
-        }
-        let journal = Journal {
+        let mut journal = Journal {
             path: path.to_owned(),
-            file: Arc::new(file),
-            len,
-            synced_len: len,
-            written: 0,
-            discarded: 0,
+            file,
+            len: 0,
             max_size,
             regular,
             detached: false,
         };
+        let mut warnings = Vec::new();
         if !regular {
             return Ok(Opened {
                 journal,
@@ -182,6 +142,29 @@ impl Journal {
                 warnings,
             });
         }
+        match journal.file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            // A file system without locks still gets a journal; only the guard is lost.
+            Err(fs::TryLockError::Error(_)) => {}
+        }
+        journal.len = journal.file.metadata().map_err(open_error)?.len();
+        let whole = whole_lines_len(&mut journal.file, journal.len).map_err(open_error)?;
+        if whole < journal.len {
+            warnings.push(format!(
+                "journal {}: the last line ({} bytes) was cut short by a crash mid-write and was never acknowledged; dropped it",
+                path.display(),
+                journal.len - whole
+            ));
+            journal.file.set_len(whole).map_err(open_error)?;
+            journal.file.sync_all().map_err(open_error)?;
+            journal.len = whole;
+        }
+        sync_parent(path).map_err(open_error)?;
 
         let mut parts = Vec::new();
         let previous = previous_path(path);
@@ -235,78 +218,24 @@ impl Journal {
     /// journal past its bound. On failure nothing of `lines` is left in the file (as far as
     /// the file system allows), so the next append starts on a line of its own.
     pub fn append(&mut self, lines: &[u8]) -> Result<(), JournalError> {
-        let upto = self.write(lines)?;
-        let synced = self.file.sync_data();
-        self.sync_done(upto, &synced);
-        synced.map_err(|err| JournalError::Write(crate::io_reason(&err)))
-    }
-
-    /// Appends whole lines without syncing them, rotating first when they would take the
-    /// journal past its bound, and returns the position a sync must reach to cover them. On
-    /// failure nothing of `lines` is left in the file (as far as the file system allows), so
-    /// the next write starts on a line of its own.
-    ///
-    /// Rotating with lines not yet synced would leave them in a file no sync covers any more,
-    /// so while [`Journal::unsynced`] is true, a caller that [`Journal::would_rotate`] must
-    /// sync first.
-    pub fn write(&mut self, lines: &[u8]) -> Result<u64, JournalError> {
         let write_error = |err: io::Error| JournalError::Write(crate::io_reason(&err));
-        if self.would_rotate(lines.len() as u64) {
+        if self.detached
+            || (self.regular && self.len > 0 && self.len + lines.len() as u64 > self.max_size)
+        {
             self.rotate().map_err(write_error)?;
         }
-        if let Err(err) = (&*self.file).write_all(lines) {
+        let written = self
+            .file
+            .write_all(lines)
+            .and_then(|()| self.file.sync_data());
+        if let Err(err) = written {
             if self.regular {
                 let _ = self.file.set_len(self.len);
             }
             return Err(write_error(err));
         }
         self.len += lines.len() as u64;
-        self.written += lines.len() as u64;
-        Ok(self.written)
-    }
-
-    /// Whether writing `more` bytes would rotate the journal first.
-    pub fn would_rotate(&self, more: u64) -> bool {
-        self.detached || (self.regular && self.len > 0 && self.len + more > self.max_size)
-    }
-
-    /// Whether some written lines are not known to be on disk yet.
-    pub fn unsynced(&self) -> bool {
-        self.synced_len < self.len
-    }
-
-    /// The position every write so far reaches, as [`Journal::write`] returns it.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// The file to sync (with `sync_data`) on another thread, so the next lines can be
-    /// written while the disk works. One sync at a time: two at once on the same file could
-    /// report one write error to one of them only.
-    pub fn sync_handle(&self) -> Arc<File> {
-        Arc::clone(&self.file)
-    }
-
-    /// Records the outcome of a sync started once the lines up to `upto` were written: on
-    /// success they are on disk; on failure every line not known to be on disk is cut off
-    /// (as far as the file system allows), so the caller must treat all of them as lost.
-    pub fn sync_done(&mut self, upto: u64, result: &io::Result<()>) {
-        if result.is_ok() {
-            if upto > self.discarded {
-                // Nothing rotates while lines are unsynced, and everything written since the
-                // last cut is in the file, so the position maps to an offset from its end.
-                let behind = self.written.saturating_sub(upto);
-                self.synced_len = self.synced_len.max(self.len.saturating_sub(behind));
-            }
-        } else {
-            // Whatever `upto` says: a write error is reported to one sync only, and may be
-            // about any line not yet known to be on disk.
-            if self.regular {
-                let _ = self.file.set_len(self.synced_len);
-            }
-            self.len = self.synced_len;
-            self.discarded = self.written;
-        }
+        Ok(())
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -318,9 +247,8 @@ impl Journal {
         // Best effort: the old file's lock stays held until this handle replaces it.
         let _ = file.try_lock();
         sync_parent(&self.path)?;
-        self.file = Arc::new(file);
+        self.file = file;
         self.len = 0;
-        self.synced_len = 0;
         self.detached = false;
         Ok(())
     }
@@ -661,11 +589,6 @@ impl Unnumbered {
         serde_json::to_vec(&entry).map(Unnumbered)
     }
 
-    /// The line's length without its id and newline.
-    pub fn byte_len(&self) -> usize {
-        self.0.len()
-    }
-
     /// Appends the whole line with `id` as its first field, and its newline, to `out`.
     pub fn write_numbered(&self, id: u64, out: &mut Vec<u8>) {
         // The rest is an object that always has `received_at`: its opening brace becomes
@@ -882,31 +805,6 @@ mod tests {
         assert_eq!(opened.recent.len(), 1);
         assert_eq!(opened.recent[0].id, 2);
         assert_eq!(opened.recent[0].fingerprint, fingerprint);
-    }
-
-    #[test]
-    fn a_failed_sync_cuts_off_every_line_not_known_to_be_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let mut journal = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now())
-            .unwrap()
-            .journal;
-        write(&mut journal, &[sample(1)]);
-        assert!(!journal.unsynced());
-        let second = journal.write(&line(&sample(2), None).unwrap()).unwrap();
-        let third = journal.write(&line(&sample(3), None).unwrap()).unwrap();
-        assert!(second < third);
-        assert_eq!(journal.written(), third);
-        // A sync that started after 2 was written covers 2, not 3.
-        journal.sync_done(second, &Ok(()));
-        assert!(journal.unsynced());
-        journal.sync_done(third, &Err(io::Error::other("the disk went away")));
-        assert!(!journal.unsynced());
-        write(&mut journal, &[sample(4)]);
-        drop(journal);
-        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
-        assert!(opened.warnings.is_empty());
-        assert_eq!(ids(opened.history), [Ok(1), Ok(2), Ok(4)]);
     }
 
     #[test]
