@@ -11,7 +11,7 @@
 //! A thread rather than a task, because `fdatasync` blocks for as long as the disk takes.
 
 use super::guard::{Fingerprint, Guard, Verdict};
-use super::journal::{self, Journal, JournalError, Recent};
+use super::journal::{Journal, JournalError, Recent, Unnumbered};
 use super::{Delivery, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
@@ -72,6 +72,8 @@ pub struct Setup {
 /// The handlers' side of the writer thread.
 pub struct Handoff {
     jobs: std_mpsc::Sender<Job>,
+    /// Lines are serialized by [`Handoff::accept`], on the request's task.
+    journaled: bool,
     out: mpsc::Sender<Ingest>,
     counts: Arc<Counts>,
 }
@@ -96,6 +98,8 @@ impl Stopped {
 struct Job {
     draft: Draft,
     fingerprint: Option<Fingerprint>,
+    /// The journal line, when there is a journal.
+    line: Option<Unnumbered>,
     reply: oneshot::Sender<Result<Accepted, HandoffError>>,
 }
 
@@ -123,6 +127,7 @@ impl Handoff {
         for recent in &setup.recent {
             guard.record(recent.fingerprint, recent.id, recent.received_at);
         }
+        let journaled = setup.journal.is_some();
         let writer = Writer {
             out: setup.out.clone(),
             journal: setup.journal,
@@ -136,6 +141,7 @@ impl Handoff {
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
             jobs,
+            journaled,
             out: setup.out,
             counts,
         };
@@ -150,11 +156,26 @@ impl Handoff {
         draft: Draft,
         fingerprint: Option<Fingerprint>,
     ) -> Result<Accepted, HandoffError> {
+        let line = if self.journaled {
+            let line = Unnumbered::new(
+                &draft.received_at,
+                draft.sent_at.as_ref(),
+                draft.auth,
+                draft.repaired,
+                &draft.notification,
+                fingerprint.as_ref(),
+            )
+            .map_err(|err| HandoffError::Store(format!("cannot store the delivery: {err}")))?;
+            Some(line)
+        } else {
+            None
+        };
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
                 draft,
                 fingerprint,
+                line,
                 reply,
             })
             .map_err(|_| HandoffError::Closed)?;
@@ -245,20 +266,15 @@ impl Writer {
                         repaired: draft.repaired,
                         notification: draft.notification,
                     };
-                    match journal::line(&delivery, job.fingerprint.as_ref()) {
-                        Ok(line) => {
-                            lines.extend(line);
-                            if let Some(fingerprint) = job.fingerprint {
-                                self.guard.record(fingerprint, next_id, now);
-                                recorded.push(fingerprint);
-                            }
-                            next_id += 1;
-                            Outcome::Stored(Box::new(delivery))
-                        }
-                        Err(err) => Outcome::Refused(HandoffError::Store(format!(
-                            "cannot store the delivery: {err}"
-                        ))),
+                    if let Some(line) = &job.line {
+                        line.write_numbered(next_id, &mut lines);
                     }
+                    if let Some(fingerprint) = job.fingerprint {
+                        self.guard.record(fingerprint, next_id, now);
+                        recorded.push(fingerprint);
+                    }
+                    next_id += 1;
+                    Outcome::Stored(Box::new(delivery))
                 }
             };
             outcomes.push(outcome);
@@ -339,6 +355,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::journal;
 
     fn draft() -> Draft {
         Draft {
@@ -431,6 +448,71 @@ mod tests {
         assert_eq!(id_of(rx.recv().await), 1);
         assert_eq!(id_of(rx.recv().await), 2);
         assert_eq!(handoff.duplicates(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_deliveries_keep_gapless_ids_in_journal_and_channel_order_across_rotations()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let one = journal::line(
+            &Delivery {
+                id: 1000,
+                received_at: Utc::now(),
+                sent_at: None,
+                auth: Auth::None,
+                repaired: false,
+                notification: Notification::default(),
+            },
+            None,
+        )
+        .unwrap()
+        .len() as u64;
+        // Room for a few lines only: the journal rotates again and again under the load.
+        let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let (handoff, stopped) = Handoff::start(Setup {
+            out: tx,
+            journal: Some(opened.journal),
+            first_id: 1,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        });
+        let handoff = Arc::new(handoff);
+        let senders: Vec<_> = (0..16)
+            .map(|_| {
+                let handoff = Arc::clone(&handoff);
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..50 {
+                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let mut answered = Vec::new();
+        for sender in senders {
+            answered.extend(sender.await.unwrap());
+        }
+        answered.sort_unstable();
+        assert_eq!(answered, (1..=800).collect::<Vec<_>>());
+        for id in 1..=800 {
+            assert_eq!(id_of(rx.recv().await), id);
+        }
+        drop(handoff);
+        tokio::task::spawn_blocking(move || stopped.wait())
+            .await
+            .unwrap();
+        let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, 800);
+        let stored: Vec<u64> = opened
+            .history
+            .entries()
+            .map(|entry| entry.unwrap().id)
+            .collect();
+        let first = stored[0];
+        assert_eq!(stored, (first..=800).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -499,10 +499,9 @@ impl Iterator for Entries {
     }
 }
 
-/// A journal line, as written.
+/// A journal line as written, but for the id, which comes first.
 #[derive(Serialize)]
 struct EntryOut<'a> {
-    id: u64,
     #[serde(serialize_with = "at")]
     received_at: &'a DateTime<Utc>,
     #[serde(serialize_with = "at_opt", skip_serializing_if = "Option::is_none")]
@@ -545,38 +544,73 @@ struct EntryIn {
     notification: Notification,
 }
 
+/// A journal line before its delivery has an id: everything but the id, serialized where the
+/// delivery was received, so requests serialize in parallel and the one writer thread only puts
+/// the id in front.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unnumbered(Vec<u8>);
+
+impl Unnumbered {
+    /// The line for a delivery received at `received_at`; see [`line`].
+    pub fn new(
+        received_at: &DateTime<Utc>,
+        sent_at: Option<&DateTime<Utc>>,
+        auth: Auth,
+        repaired: bool,
+        notification: &Notification,
+        fingerprint: Option<&Fingerprint>,
+    ) -> serde_json::Result<Unnumbered> {
+        let forms: Vec<Option<UpParamsForm>> = notification
+            .sources
+            .iter()
+            .map(|source| match source {
+                Source::Pipeline {
+                    up_params: Some(up),
+                    ..
+                } => Some(up.form),
+                _ => None,
+            })
+            .collect();
+        let forms = if forms.iter().all(Option::is_none) {
+            Vec::new()
+        } else {
+            forms
+        };
+        let entry = EntryOut {
+            received_at,
+            sent_at,
+            auth,
+            repaired,
+            key: fingerprint.map(|f| guard::hex(&f.delivery)),
+            pair: fingerprint.and_then(|f| f.pair.as_ref()).map(guard::hex),
+            forms,
+            notification,
+        };
+        serde_json::to_vec(&entry).map(Unnumbered)
+    }
+
+    /// Appends the whole line with `id` as its first field, and its newline, to `out`.
+    pub fn write_numbered(&self, id: u64, out: &mut Vec<u8>) {
+        // The rest is an object that always has `received_at`: its opening brace becomes
+        // the comma after the id. Writing into a `Vec` cannot fail.
+        let _ = write!(out, "{{\"id\":{id},");
+        out.extend_from_slice(self.0.get(1..).unwrap_or_default());
+        out.push(b'\n');
+    }
+}
+
 /// The journal line for a delivery, with its newline.
 pub fn line(delivery: &Delivery, fingerprint: Option<&Fingerprint>) -> serde_json::Result<Vec<u8>> {
-    let forms: Vec<Option<UpParamsForm>> = delivery
-        .notification
-        .sources
-        .iter()
-        .map(|source| match source {
-            Source::Pipeline {
-                up_params: Some(up),
-                ..
-            } => Some(up.form),
-            _ => None,
-        })
-        .collect();
-    let forms = if forms.iter().all(Option::is_none) {
-        Vec::new()
-    } else {
-        forms
-    };
-    let entry = EntryOut {
-        id: delivery.id,
-        received_at: &delivery.received_at,
-        sent_at: delivery.sent_at.as_ref(),
-        auth: delivery.auth,
-        repaired: delivery.repaired,
-        key: fingerprint.map(|f| guard::hex(&f.delivery)),
-        pair: fingerprint.and_then(|f| f.pair.as_ref()).map(guard::hex),
-        forms,
-        notification: &delivery.notification,
-    };
-    let mut out = serde_json::to_vec(&entry)?;
-    out.push(b'\n');
+    let unnumbered = Unnumbered::new(
+        &delivery.received_at,
+        delivery.sent_at.as_ref(),
+        delivery.auth,
+        delivery.repaired,
+        &delivery.notification,
+        fingerprint,
+    )?;
+    let mut out = Vec::new();
+    unnumbered.write_numbered(delivery.id, &mut out);
     Ok(out)
 }
 
