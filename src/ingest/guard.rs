@@ -101,9 +101,10 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Far more than Gitee sends within any sane window; a bound on memory (about 10 MB) all
-    /// the same, when verification is off and anyone may post.
-    pub const MAX_ENTRIES: usize = 100_000;
+    /// Far more than Gitee sends within any sane window (50 deliveries a second for the default
+    /// ten minutes kept); a bound on memory (about 12 MB, some 250 bytes an entry) all the same,
+    /// when verification is off and anyone may post.
+    pub const MAX_ENTRIES: usize = 50_000;
 
     /// A guard for timestamps that may be `window` away from now, either way.
     pub fn new(window: Duration) -> Guard {

@@ -253,7 +253,7 @@ impl Pipeline {
             Err(at) => {
                 grow_tight(&mut self.runs);
                 self.runs
-                    .insert(at, Run::new(build, delivery.clone(), limits));
+                    .insert(at, Run::new(build, kept_copy(delivery), limits));
                 let excess = self.runs.len().saturating_sub(limits.runs_per_pipeline);
                 for old in self.runs.drain(..excess) {
                     self.job_count -= old.job_count();
@@ -444,7 +444,7 @@ impl Run {
         }
         self.updated_at = delivery.received_at;
         if !Arc::ptr_eq(&self.context, delivery) && describes_more(delivery, &self.context) {
-            self.context = delivery.clone();
+            self.context = kept_copy(delivery);
             self.checkouts = checkouts(&delivery.notification.sources, limits.text);
         }
         Outcome {
@@ -452,6 +452,15 @@ impl Run {
             newly_failed,
         }
     }
+}
+
+/// A copy of a delivery that a run keeps for as long as the run lives. Deliveries are allocated
+/// on the receiver's threads among thousands that are freed right after they are applied; a kept
+/// one would hold its allocator pages (and whatever else is on them) for good. A fresh copy made
+/// here sits with the monitor's other long-lived data, so the pages of the short-lived ones can
+/// go back to the system.
+fn kept_copy(delivery: &Arc<Delivery>) -> Arc<Delivery> {
+    Arc::new(Delivery::clone(delivery))
 }
 
 /// Whether `delivery` should replace `context` as the run's description: it carries sources or
