@@ -14,12 +14,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use serde_json::Value;
 
 pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
-    let Scene {
-        monitor,
-        view,
-        context,
-        clock,
-    } = *scene;
+    let (monitor, view, context, clock) = scene.parts();
     let theme = context.theme;
     let focused = view.focus == Focus::Detail;
     let block = pane(Line::styled(" Detail ", theme.title()), focused, context);

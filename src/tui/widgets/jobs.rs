@@ -10,12 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
-    let Scene {
-        monitor,
-        view,
-        context,
-        clock,
-    } = *scene;
+    let (monitor, view, context, clock) = scene.parts();
     let theme = context.theme;
     let focused = view.focus == Focus::Jobs;
     let Some((pipeline, run)) = view.run(monitor) else {

@@ -11,12 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
-    let Scene {
-        monitor,
-        view,
-        context,
-        clock,
-    } = *scene;
+    let (monitor, view, context, clock) = scene.parts();
     let theme = context.theme;
     let focused = view.focus == Focus::Log;
     let state = if view.follows_log() {

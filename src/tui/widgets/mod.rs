@@ -156,6 +156,12 @@ pub struct Scene<'a> {
     pub clock: &'a Clock,
 }
 
+impl<'a> Scene<'a> {
+    fn parts(&self) -> (&'a Monitor, &'a View, &'a Context, &'a Clock) {
+        (self.monitor, self.view, self.context, self.clock)
+    }
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context, clock: &Clock) {
     let scene = Scene {

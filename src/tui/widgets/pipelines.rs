@@ -11,12 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
-    let Scene {
-        monitor,
-        view,
-        context,
-        clock,
-    } = *scene;
+    let (monitor, view, context, clock) = scene.parts();
     let theme = context.theme;
     let focused = view.focus == Focus::Pipelines;
     let count = monitor.pipeline_count(&view.filter);
