@@ -16,8 +16,11 @@
 //! `"id"` pipetop answers with and the moment the answer was read; with the TUI's
 //! `PIPETOP_FRAME_LOG` this gives the time from answer to screen (`bench/visible.sh`).
 
+mod common;
+
 use bytes::Bytes;
 use clap::Parser;
+use common::Rng;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -483,22 +486,11 @@ const STAGES: &[(&str, &[&str])] = &[
     ("Deploy", &["staging", "canary"]),
 ];
 
-/// Status codes weighted the way job changes arrive: most are a job starting or finishing well.
-const STATUSES: &[(&str, &str, u64)] = &[
-    ("RUNNING", "Running", 40),
-    ("SUCC", "Success", 40),
-    ("FAIL", "Failed", 8),
-    ("WAITING", "Waiting", 5),
-    ("CANCEL", "Cancelled", 3),
-    ("SKIP", "Skipped", 3),
-    ("UNKOWN", "未知", 1),
-];
-
 /// A connection's view of the fleet: it makes notification bodies that differ request by
 /// request, from a cheap generator seeded per connection so runs are repeatable.
 struct Fleet {
     pipelines: u32,
-    rng: u64,
+    rng: Rng,
     body: String,
 }
 
@@ -506,21 +498,9 @@ impl Fleet {
     fn new(pipelines: u32, index: u64) -> Fleet {
         Fleet {
             pipelines,
-            rng: 0x9E37_79B9_7F4A_7C15 ^ (index + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+            rng: Rng(0x9E37_79B9_7F4A_7C15 ^ (index + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
             body: String::with_capacity(1024),
         }
-    }
-
-    /// xorshift64*: good enough to spread choices, and costs nothing next to the HTTP work.
-    fn next(&mut self) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
     }
 
     fn request(
@@ -542,23 +522,14 @@ impl Fleet {
     }
 
     fn write_body(&mut self) {
-        let pipeline = self.next() % u64::from(self.pipelines) + 1;
-        let (stage, jobs) = *self.pick(STAGES);
-        let job = *self.pick(jobs);
-        let total: u64 = STATUSES.iter().map(|s| s.2).sum();
-        let mut roll = self.next() % total;
-        let (code, name) = STATUSES
-            .iter()
-            .find(|s| {
-                let hit = roll < s.2;
-                roll = roll.saturating_sub(s.2);
-                hit
-            })
-            .map_or(("SUCC", "Success"), |s| (s.0, s.1));
+        let pipeline = self.rng.next() % u64::from(self.pipelines) + 1;
+        let (stage, jobs) = *self.rng.pick(STAGES);
+        let job = *self.rng.pick(jobs);
+        let (code, name) = self.rng.status();
         // Builds advance slowly per pipeline; a few runs of each are live at once.
-        let build = 100 + (unix_millis() / 20_000) % 1000 + self.next() % 3;
-        let commit = (self.next(), self.next(), self.next() as u32);
-        let upstream = self.next().is_multiple_of(10);
+        let build = 100 + (unix_millis() / 20_000) % 1000 + self.rng.next() % 3;
+        let commit = (self.rng.next(), self.rng.next(), self.rng.next() as u32);
+        let upstream = self.rng.next().is_multiple_of(10);
 
         let body = &mut self.body;
         body.clear();

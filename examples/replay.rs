@@ -12,7 +12,10 @@
 //! `apply` times the monitor alone over deliveries already in memory, to tell the two costs
 //! apart. `bench/replay.sh` runs them all; the results are recorded in BENCHMARKS.md.
 
+mod common;
+
 use chrono::{DateTime, TimeDelta, Utc};
+use common::Rng;
 use pipetop::gitee::{Auth, parse_notification};
 use pipetop::ingest::guard::Fingerprint;
 use pipetop::ingest::journal::{self, Journal};
@@ -63,35 +66,8 @@ const STAGES: &[(&str, &[&str])] = &[
     ("Deploy", &["deploy-staging"]),
 ];
 
-/// Status codes weighted like real traffic (the same weights as the load generator).
-const STATUSES: &[(&str, &str, u64)] = &[
-    ("RUNNING", "Running", 40),
-    ("SUCC", "Success", 40),
-    ("FAIL", "Failed", 8),
-    ("WAITING", "Waiting", 5),
-    ("CANCEL", "Cancelled", 3),
-    ("SKIP", "Skipped", 3),
-    ("UNKOWN", "Unknown", 1),
-];
-
 /// How many pipelines the generated traffic spreads over.
 const PIPELINES: u64 = 400;
-
-/// xorshift64*: repeatable and cheap.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 /// One notification body: a job of one of the pipelines, in a build that advances as the
 /// pipeline gets events, from a Gitee repository, one build in ten also from an upstream
@@ -105,16 +81,7 @@ fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
     let build = 100 + (*seen / 14).saturating_sub(rng.next() % 2);
     let (stage, jobs) = *rng.pick(STAGES);
     let job = *rng.pick(jobs);
-    let total: u64 = STATUSES.iter().map(|s| s.2).sum();
-    let mut roll = rng.next() % total;
-    let (code, name) = STATUSES
-        .iter()
-        .find(|s| {
-            let hit = roll < s.2;
-            roll = roll.saturating_sub(s.2);
-            hit
-        })
-        .map_or(("SUCC", "Success"), |s| (s.0, s.1));
+    let (code, name) = rng.status();
     let id = 255_000 + pipeline;
     // Every job of a build is built from the same commit.
     let mut commit_rng = Rng((id << 32 | build) ^ 0x9E37_79B9_7F4A_7C15);
