@@ -10,6 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const SECRET: &str = "e2e-secret";
 const COLS: u16 = 120;
 const ROWS: u16 = 36;
+/// A listener on a free port, verifying with [`SECRET`], keeping no journal.
+const SIGNED: &[&str] = &[
+    "--listen",
+    "127.0.0.1:0",
+    "--secret",
+    SECRET,
+    "--no-journal",
+];
 
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
@@ -156,13 +164,7 @@ fn post(url: &str, pipeline: &str, job: &str, status: &str) {
 
 #[test]
 fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
-    let mut screen = Screen::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--no-journal",
-    ]);
+    let mut screen = Screen::start(SIGNED);
     let url = screen.webhook_url();
     screen.wait_for("Waiting for the first webhook");
 
@@ -189,13 +191,7 @@ fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
 
 #[test]
 fn a_forged_post_shows_as_rejected_with_its_reason() {
-    let screen = Screen::start(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--no-journal",
-    ]);
+    let screen = Screen::start(SIGNED);
     let url = screen.webhook_url();
     let response = ureq::post(&url)
         .config()
@@ -281,16 +277,8 @@ fn history_is_back_on_screen_after_kill_9_and_restart() {
 fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frames.log");
-    let mut screen = Screen::start_with_env(
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--secret",
-            SECRET,
-            "--no-journal",
-        ],
-        &[("PIPETOP_FRAME_LOG", path.to_str().unwrap())],
-    );
+    let mut screen =
+        Screen::start_with_env(SIGNED, &[("PIPETOP_FRAME_LOG", path.to_str().unwrap())]);
     let url = screen.webhook_url();
     post(&url, "checkout-service", "compile", "SUCC");
     post(&url, "billing-service", "unit-tests", "FAIL");
