@@ -9,15 +9,21 @@
 //! original shares its fate.
 //!
 //! A thread rather than a task, because `fdatasync` blocks for as long as the disk takes.
+//!
+//! Without a journal there is nothing to wait for, so there is no thread either: each request's
+//! task checks the guard, takes the next id and puts the delivery on the channel itself, under
+//! one short lock. Its place on the channel is reserved before the lock is taken, so a full
+//! channel makes the request wait without holding up anyone else, and channel order is still id
+//! order.
 
 use super::guard::{Fingerprint, Guard, Verdict};
 use super::journal::{Journal, JournalError, Recent, Unnumbered};
 use super::{Delivery, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -69,13 +75,25 @@ pub struct Setup {
     pub recent: Vec<Recent>,
 }
 
-/// The handlers' side of the writer thread.
+/// The handlers' side of the writer thread, or of the lock that stands in for it.
 pub struct Handoff {
-    jobs: std_mpsc::Sender<Job>,
-    /// Lines are serialized by [`Handoff::accept`], on the request's task.
-    journaled: bool,
+    route: Route,
     out: mpsc::Sender<Ingest>,
     counts: Arc<Counts>,
+}
+
+enum Route {
+    /// To the writer thread, which stores a batch and then sends it on. Lines are serialized
+    /// by [`Handoff::accept`], on the request's task.
+    Journal(std_mpsc::Sender<Job>),
+    /// Numbered and sent on by the request's task.
+    Direct(Mutex<Numbering>),
+}
+
+/// What numbering a delivery needs when nothing is stored.
+struct Numbering {
+    next_id: u64,
+    guard: Guard,
 }
 
 #[derive(Default)]
@@ -85,13 +103,16 @@ struct Counts {
     last_id: AtomicU64,
 }
 
-/// Finishes when the writer thread has written its last batch and let go of the channel.
-pub struct Stopped(std::thread::JoinHandle<()>);
+/// Finishes when the writer thread, if there is one, has written its last batch and let go of
+/// the channel.
+pub struct Stopped(Option<std::thread::JoinHandle<()>>);
 
 impl Stopped {
     /// Blocks until the writer is done; it is done once every [`Handoff`] is dropped.
     pub fn wait(self) {
-        let _ = self.0.join();
+        if let Some(thread) = self.0 {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -99,7 +120,7 @@ struct Job {
     draft: Draft,
     fingerprint: Option<Fingerprint>,
     /// The journal line, when there is a journal.
-    line: Option<Unnumbered>,
+    line: Unnumbered,
     reply: oneshot::Sender<Result<Accepted, HandoffError>>,
 }
 
@@ -116,9 +137,8 @@ impl Handoff {
         .0
     }
 
-    /// Starts the writer thread.
+    /// Starts the writer thread when there is a journal.
     pub fn start(setup: Setup) -> (Handoff, Stopped) {
-        let (jobs, queue) = std_mpsc::channel();
         let counts = Arc::new(Counts::default());
         counts
             .last_id
@@ -127,10 +147,22 @@ impl Handoff {
         for recent in &setup.recent {
             guard.record(recent.fingerprint, recent.id, recent.received_at);
         }
-        let journaled = setup.journal.is_some();
+        let Some(journal) = setup.journal else {
+            let numbering = Numbering {
+                next_id: setup.first_id,
+                guard,
+            };
+            let handoff = Handoff {
+                route: Route::Direct(Mutex::new(numbering)),
+                out: setup.out,
+                counts,
+            };
+            return (handoff, Stopped(None));
+        };
+        let (jobs, queue) = std_mpsc::channel();
         let writer = Writer {
             out: setup.out.clone(),
-            journal: setup.journal,
+            journal,
             next_id: setup.first_id,
             guard,
             counts: Arc::clone(&counts),
@@ -140,12 +172,11 @@ impl Handoff {
             .spawn(move || writer.run(queue))
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
-            jobs,
-            journaled,
+            route: Route::Journal(jobs),
             out: setup.out,
             counts,
         };
-        (handoff, Stopped(thread))
+        (handoff, Stopped(Some(thread)))
     }
 
     /// Stores and hands on the delivery, and returns its id once both are done; waits while
@@ -156,30 +187,80 @@ impl Handoff {
         draft: Draft,
         fingerprint: Option<Fingerprint>,
     ) -> Result<Accepted, HandoffError> {
-        let line = if self.journaled {
-            let line = Unnumbered::new(
-                &draft.received_at,
-                draft.sent_at.as_ref(),
-                draft.auth,
-                draft.repaired,
-                &draft.notification,
-                fingerprint.as_ref(),
-            )
-            .map_err(|err| HandoffError::Store(format!("cannot store the delivery: {err}")))?;
-            Some(line)
-        } else {
-            None
+        let jobs = match &self.route {
+            Route::Journal(jobs) => jobs,
+            Route::Direct(numbering) => return self.send(numbering, draft, fingerprint).await,
         };
+        let line = Unnumbered::new(
+            &draft.received_at,
+            draft.sent_at.as_ref(),
+            draft.auth,
+            draft.repaired,
+            &draft.notification,
+            fingerprint.as_ref(),
+        )
+        .map_err(|err| HandoffError::Store(format!("cannot store the delivery: {err}")))?;
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job {
-                draft,
-                fingerprint,
-                line,
-                reply,
-            })
-            .map_err(|_| HandoffError::Closed)?;
+        jobs.send(Job {
+            draft,
+            fingerprint,
+            line,
+            reply,
+        })
+        .map_err(|_| HandoffError::Closed)?;
         answer.await.map_err(|_| HandoffError::Closed)?
+    }
+
+    /// Without a journal: numbers the delivery and puts it on the channel, on this task.
+    async fn send(
+        &self,
+        numbering: &Mutex<Numbering>,
+        draft: Draft,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<Accepted, HandoffError> {
+        // The channel is the only keeper: with no one listening there is nowhere to put a
+        // delivery, and its id must not be used up.
+        let permit = self.out.reserve().await.map_err(|_| HandoffError::Closed)?;
+        let now = Utc::now();
+        let mut delivery = Delivery {
+            id: 0,
+            received_at: draft.received_at,
+            sent_at: draft.sent_at,
+            auth: draft.auth,
+            repaired: draft.repaired,
+            notification: draft.notification,
+        };
+        let mut numbering = numbering.lock().unwrap_or_else(PoisonError::into_inner);
+        let verdict = match &fingerprint {
+            Some(fingerprint) => numbering.guard.check(fingerprint, now),
+            None => Verdict::New,
+        };
+        match verdict {
+            Verdict::Duplicate(id) => {
+                self.counts.duplicates.fetch_add(1, Ordering::Relaxed);
+                Ok(Accepted {
+                    id,
+                    duplicate: true,
+                })
+            }
+            Verdict::Replayed => Err(HandoffError::SignatureReused),
+            Verdict::New => {
+                delivery.id = numbering.next_id;
+                numbering.next_id += 1;
+                if let Some(fingerprint) = fingerprint {
+                    numbering.guard.record(fingerprint, delivery.id, now);
+                }
+                let id = delivery.id;
+                // Sent while the lock is held, so the channel sees ids in order.
+                permit.send(Ingest::Accepted(Arc::new(delivery)));
+                self.counts.last_id.store(id, Ordering::Relaxed);
+                self.counts.accepted.fetch_add(1, Ordering::Relaxed);
+                Ok(Accepted {
+                    id,
+                    duplicate: false,
+                })
+            }
+        }
     }
 
     /// Where refusals go, so they reach the same watcher in the same order.
@@ -205,7 +286,7 @@ impl Handoff {
 
 struct Writer {
     out: mpsc::Sender<Ingest>,
-    journal: Option<Journal>,
+    journal: Journal,
     next_id: u64,
     guard: Guard,
     counts: Arc<Counts>,
@@ -234,14 +315,6 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<Job>) {
         let now = Utc::now();
-        // Without a journal the channel is the only keeper: with no one listening there is
-        // nowhere to put a delivery, and its id must not be used up.
-        if self.journal.is_none() && self.out.is_closed() {
-            for job in batch {
-                let _ = job.reply.send(Err(HandoffError::Closed));
-            }
-            return;
-        }
         let mut next_id = self.next_id;
         let mut lines = Vec::new();
         let mut recorded = Vec::new();
@@ -266,9 +339,7 @@ impl Writer {
                         repaired: draft.repaired,
                         notification: draft.notification,
                     };
-                    if let Some(line) = &job.line {
-                        line.write_numbered(next_id, &mut lines);
-                    }
+                    job.line.write_numbered(next_id, &mut lines);
                     if let Some(fingerprint) = job.fingerprint {
                         self.guard.record(fingerprint, next_id, now);
                         recorded.push(fingerprint);
@@ -280,9 +351,10 @@ impl Writer {
             outcomes.push(outcome);
         }
 
-        let written = match &mut self.journal {
-            Some(journal) if !lines.is_empty() => journal.append(&lines),
-            _ => Ok(()),
+        let written = if lines.is_empty() {
+            Ok(())
+        } else {
+            self.journal.append(&lines)
         };
         if let Err(err) = written {
             let reason = match err {
@@ -322,19 +394,14 @@ impl Writer {
                     let id = delivery.id;
                     // Stored is what counts; a watcher that has gone away will see it in the
                     // journal next time.
-                    let sent = self
+                    let _ = self
                         .out
-                        .blocking_send(Ingest::Accepted(Arc::new(*delivery)))
-                        .is_ok();
-                    if sent || self.journal.is_some() {
-                        self.counts.accepted.fetch_add(1, Ordering::Relaxed);
-                        Ok(Accepted {
-                            id,
-                            duplicate: false,
-                        })
-                    } else {
-                        Err(HandoffError::Closed)
-                    }
+                        .blocking_send(Ingest::Accepted(Arc::new(*delivery)));
+                    self.counts.accepted.fetch_add(1, Ordering::Relaxed);
+                    Ok(Accepted {
+                        id,
+                        duplicate: false,
+                    })
                 }
                 Outcome::Duplicate(id) => {
                     self.counts.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -513,6 +580,35 @@ mod tests {
             .collect();
         let first = stored[0];
         assert_eq!(stored, (first..=800).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_a_journal_concurrent_deliveries_keep_gapless_ids_in_channel_order() {
+        // A channel smaller than the number of senders, so they also wait for room.
+        let (tx, mut rx) = mpsc::channel(4);
+        let handoff = Arc::new(Handoff::new(tx, 1));
+        let senders: Vec<_> = (0..16)
+            .map(|_| {
+                let handoff = Arc::clone(&handoff);
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..50 {
+                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        for id in 1..=800 {
+            assert_eq!(id_of(rx.recv().await), id);
+        }
+        let mut answered = Vec::new();
+        for sender in senders {
+            answered.extend(sender.await.unwrap());
+        }
+        answered.sort_unstable();
+        assert_eq!(answered, (1..=800).collect::<Vec<_>>());
+        assert_eq!(handoff.last_id(), 800);
     }
 
     #[tokio::test]
