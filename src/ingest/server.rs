@@ -343,14 +343,7 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         notification: parsed.notification,
     };
     match shared.handoff.accept(draft, fingerprint).await {
-        Ok(Accepted {
-            id,
-            duplicate: false,
-        }) => axum::Json(json!({ "ok": true, "id": id })).into_response(),
-        Ok(Accepted {
-            id,
-            duplicate: true,
-        }) => axum::Json(json!({ "ok": true, "id": id, "duplicate": true })).into_response(),
+        Ok(accepted) => accepted_body(accepted),
         Err(HandoffError::Closed) => (
             StatusCode::SERVICE_UNAVAILABLE,
             error_body(&HandoffError::Closed.to_string()),
@@ -361,6 +354,19 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         Err(HandoffError::Store(reason)) => reject(StatusCode::SERVICE_UNAVAILABLE, reason).await,
     }
+}
+
+/// `{"ok":true,"id":N}`, with `"duplicate":true` for a redelivery; written directly, since it
+/// is the answer to nearly every request.
+fn accepted_body(accepted: Accepted) -> Response {
+    let duplicate = if accepted.duplicate {
+        ",\"duplicate\":true"
+    } else {
+        ""
+    };
+    let body = format!("{{\"ok\":true,\"id\":{}{duplicate}}}", accepted.id);
+    let json = HeaderValue::from_static("application/json");
+    ([(header::CONTENT_TYPE, json)], body).into_response()
 }
 
 fn too_large(max_body: usize) -> String {
