@@ -33,6 +33,9 @@ pub async fn run<W: AsyncWrite + Unpin>(
     let mut batch = Vec::with_capacity(BATCH_BYTES);
     while let Some(ingest) = rx.recv().await {
         push_line(&mut batch, &ingest);
+        // Letting the tasks that are ready run first costs nothing when there are none, and
+        // under load gives them the chance to add their lines to this batch.
+        tokio::task::yield_now().await;
         while batch.len() < BATCH_BYTES
             && let Ok(more) = rx.try_recv()
         {
