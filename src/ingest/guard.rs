@@ -16,6 +16,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest as _, Sha256};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
@@ -89,12 +90,17 @@ pub enum Verdict {
     Replayed,
 }
 
+/// The guard's maps are keyed by SHA-256 digests, which are hashed again with foldhash rather
+/// than SipHash: it is several times faster on a 32-byte key, and its random seed still keeps
+/// anyone who chooses bodies from steering digests into one bucket.
+type Map<V> = HashMap<Digest, V, foldhash::fast::RandomState>;
+
 /// The fingerprints seen within the window.
 #[derive(Debug)]
 pub struct Guard {
     keep: TimeDelta,
-    deliveries: HashMap<Digest, (u64, DateTime<Utc>)>,
-    pairs: HashMap<Digest, (Digest, DateTime<Utc>)>,
+    deliveries: Map<(u64, DateTime<Utc>)>,
+    pairs: Map<(Digest, DateTime<Utc>)>,
     /// In the order seen, for pruning; an entry whose map value has another time was forgotten
     /// or seen again, and pruning it leaves the map alone.
     order: VecDeque<(DateTime<Utc>, Fingerprint)>,
@@ -111,8 +117,8 @@ impl Guard {
         let keep = TimeDelta::from_std(window.saturating_mul(2)).unwrap_or(TimeDelta::MAX);
         Guard {
             keep,
-            deliveries: HashMap::new(),
-            pairs: HashMap::new(),
+            deliveries: Map::default(),
+            pairs: Map::default(),
             order: VecDeque::new(),
         }
     }
@@ -168,17 +174,16 @@ impl Guard {
     }
 
     fn remove(&mut self, fingerprint: &Fingerprint, seen: DateTime<Utc>) {
-        if self
-            .deliveries
-            .get(&fingerprint.delivery)
-            .is_some_and(|(_, at)| *at == seen)
+        if let Entry::Occupied(entry) = self.deliveries.entry(fingerprint.delivery)
+            && entry.get().1 == seen
         {
-            self.deliveries.remove(&fingerprint.delivery);
+            entry.remove();
         }
         if let Some(pair) = fingerprint.pair
-            && self.pairs.get(&pair).is_some_and(|(_, at)| *at == seen)
+            && let Entry::Occupied(entry) = self.pairs.entry(pair)
+            && entry.get().1 == seen
         {
-            self.pairs.remove(&pair);
+            entry.remove();
         }
     }
 }
