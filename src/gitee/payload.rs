@@ -478,16 +478,72 @@ fn value_to_u64(value: Value) -> Result<Option<u64>, String> {
     }
 }
 
+/// [`value_to_string`] of the field's value, read without building the `Value` first. The
+/// error is made after the value has been read, as it was when a `Value` was built, so it
+/// reads the same and has the same position.
 fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    value_to_string(value)
+    deserializer
+        .deserialize_any(Lenient(value_to_string, |text| Ok(Some(text))))?
         .map_err(|kind| de::Error::custom(format!("expected a string, found {kind}")))
 }
 
+/// [`value_to_u64`] of the field's value, read as [`lenient_string`] reads.
 fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    value_to_u64(value)
+    deserializer
+        .deserialize_any(Lenient(value_to_u64, |text| {
+            value_to_u64(Value::String(text))
+        }))?
         .map_err(|kind| de::Error::custom(format!("expected a whole number, found {kind}")))
+}
+
+/// Reads a scalar field's value and converts it: strings with the second function, without a
+/// `Value` around them; anything else with the first, from the `Value` it would have been.
+struct Lenient<T, K, S>(fn(Value) -> Result<T, K>, S);
+
+impl<'de, T, K, S: FnOnce(String) -> Result<T, K>> Visitor<'de> for Lenient<T, K, S> {
+    type Value = Result<T, K>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok((self.1)(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok((self.1)(text))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::Bool(b)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok((self.0)(value))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok((self.0)(value))
+    }
 }
 
 // Reading notifications by hand.
@@ -1019,11 +1075,13 @@ mod derive_parity {
         }
 
         fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-            super::super::lenient_string(d)
+            value_to_string(Value::deserialize(d)?)
+                .map_err(|kind| de::Error::custom(format!("expected a string, found {kind}")))
         }
 
         fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-            super::super::lenient_u64(d)
+            value_to_u64(Value::deserialize(d)?)
+                .map_err(|kind| de::Error::custom(format!("expected a whole number, found {kind}")))
         }
 
         fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StatusCode>, D::Error> {
