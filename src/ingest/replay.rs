@@ -11,7 +11,7 @@
 //! published on a `watch` channel, for a progress line in the TUI or warnings on stderr.
 
 use super::Ingest;
-use super::journal::History;
+use super::journal::{self, Batch, History};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -38,61 +38,87 @@ pub const MAX_REASONS: usize = 100;
 /// How many sent deliveries the thread keeps a reference to. Most deliveries are dropped by the
 /// consumer as soon as it has applied them, and freeing memory on another thread than the one
 /// that allocated it makes both threads queue on the allocator's lock: on a large journal that
-/// doubled the time to load it. Holding each delivery until twice the channel's capacity has
-/// been sent after it makes the consumer almost always done with it by then, so it is freed
-/// here, where it was allocated.
-const KEPT: usize = 2 * crate::ingest::server::CHANNEL_CAPACITY;
+/// doubled the time to load it. Holding each batch until twice the channel's capacity has been
+/// sent after it makes the consumer almost always done with it by then, so it is handed back to
+/// be freed by the thread that parsed it.
+const KEPT: u64 = 2 * crate::ingest::server::CHANNEL_CAPACITY as u64;
+
+/// How much room on the channel the thread waits for before it sends on.
+const ROOM: usize = crate::ingest::server::CHANNEL_CAPACITY / 4;
 
 /// How often progress is published, in entries: often enough for a smooth progress bar,
 /// rarely enough to cost nothing.
 const PROGRESS_EVERY: u64 = 16 * 1024;
 
 /// Starts a thread that sends every entry of `history` to `out`, then forwards `live` to `out`
-/// until `live` closes (the receiver has stopped) or `out` does (the watcher has gone).
+/// until `live` closes (the receiver has stopped) or `out` does (the watcher has gone). The
+/// history is parsed on [`journal::parsers`] threads besides, and sent on in order.
 pub fn feed(
     history: History,
     mut live: mpsc::Receiver<Ingest>,
     out: mpsc::Sender<Ingest>,
     progress: watch::Sender<Progress>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // Only to wait for room on the channel; it runs nothing else.
+    let waiter = tokio::runtime::Builder::new_current_thread().build()?;
     std::thread::Builder::new()
         .name("pipetop-replay".into())
         .spawn(move || {
             let total_bytes = history.total_bytes();
             progress.send_modify(|p| p.total_bytes = total_bytes);
-            let mut entries = history.entries();
+            let mut reader = history.read(journal::parsers());
             let mut sent = 0u64;
-            let mut kept = VecDeque::with_capacity(KEPT);
-            while let Some(entry) = entries.next() {
-                match entry {
-                    Ok(delivery) => {
-                        let delivery = Arc::new(delivery);
-                        if kept.len() == KEPT {
-                            kept.pop_front();
-                        }
-                        kept.push_back(Arc::clone(&delivery));
-                        if out.blocking_send(Ingest::Accepted(delivery)).is_err() {
-                            return;
-                        }
+            let mut published = 0u64;
+            // Batches sent, with how many had been sent when each was.
+            let mut kept: VecDeque<(Batch, u64)> = VecDeque::new();
+            while let Some(batch) = reader.next_batch() {
+                let mut deliveries = batch.entries.iter().filter_map(|entry| entry.as_ref().ok());
+                let mut left =
+                    batch.entries.len() - batch.entries.iter().filter(|e| e.is_err()).count();
+                while left > 0 {
+                    // Room for many at once: a consumer that is slower than the reading is
+                    // woken, and wakes this thread, once per batch rather than per delivery.
+                    let Ok(permits) = waiter.block_on(out.reserve_many(left.min(ROOM))) else {
+                        return;
+                    };
+                    for (permit, delivery) in permits.zip(deliveries.by_ref()) {
+                        permit.send(Ingest::Accepted(Arc::clone(delivery)));
                         sent += 1;
-                        if sent.is_multiple_of(PROGRESS_EVERY) {
-                            let bytes_read = entries.bytes_read();
-                            progress.send_modify(|p| {
-                                p.entries = sent;
-                                p.bytes_read = bytes_read;
-                            });
-                        }
+                        left -= 1;
                     }
-                    Err(skipped) => progress.send_modify(|p| {
+                }
+                for skipped in batch
+                    .entries
+                    .iter()
+                    .filter_map(|entry| entry.as_ref().err())
+                {
+                    progress.send_modify(|p| {
                         p.skipped_total += 1;
                         if p.skipped.len() < MAX_REASONS {
                             p.skipped.push(skipped.to_string());
                         }
-                    }),
+                    });
+                }
+                kept.push_back((batch, sent));
+                while kept.front().is_some_and(|(_, at)| at + KEPT <= sent) {
+                    if let Some((old, _)) = kept.pop_front() {
+                        reader.give_back(old);
+                    }
+                }
+                if sent - published >= PROGRESS_EVERY {
+                    published = sent;
+                    let bytes_read = reader.bytes_read();
+                    progress.send_modify(|p| {
+                        p.entries = sent;
+                        p.bytes_read = bytes_read;
+                    });
                 }
             }
-            drop(kept);
-            let bytes_read = entries.bytes_read();
+            for (old, _) in kept {
+                reader.give_back(old);
+            }
+            let bytes_read = reader.bytes_read();
+            drop(reader);
             progress.send_modify(|p| {
                 p.entries = sent;
                 p.bytes_read = bytes_read;
