@@ -107,14 +107,22 @@ impl Status {
     ];
 
     pub fn from_code(code: &str) -> Status {
-        match code.trim().to_ascii_uppercase().as_str() {
-            "SUCC" | "SUCCESS" => Status::Success,
-            "FAIL" | "FAILED" | "FAILURE" => Status::Failed,
-            "CANCEL" | "CANCELED" | "CANCELLED" => Status::Cancelled,
-            "SKIP" | "SKIPPED" => Status::Skipped,
-            "RUNNING" => Status::Running,
-            "WAITING" | "PENDING" => Status::Waiting,
-            "CANCELLING" | "CANCELING" => Status::Cancelling,
+        // Upper-cased on the stack: every known code is short, and this runs for every event.
+        let code = code.trim().as_bytes();
+        let mut upper = [0u8; 10];
+        let Some(upper) = upper.get_mut(..code.len()) else {
+            return Status::Unknown;
+        };
+        upper.copy_from_slice(code);
+        upper.make_ascii_uppercase();
+        match &*upper {
+            b"SUCC" | b"SUCCESS" => Status::Success,
+            b"FAIL" | b"FAILED" | b"FAILURE" => Status::Failed,
+            b"CANCEL" | b"CANCELED" | b"CANCELLED" => Status::Cancelled,
+            b"SKIP" | b"SKIPPED" => Status::Skipped,
+            b"RUNNING" => Status::Running,
+            b"WAITING" | b"PENDING" => Status::Waiting,
+            b"CANCELLING" | b"CANCELING" => Status::Cancelling,
             _ => Status::Unknown,
         }
     }
@@ -849,6 +857,11 @@ mod tests {
         assert_eq!(Status::from_code("CANCELLING"), Status::Cancelling);
         assert_eq!(Status::from_code("UNKOWN"), Status::Unknown);
         assert_eq!(Status::from_code("BLOCKED_BY_POLICY"), Status::Unknown);
+        assert_eq!(Status::from_code(" succ\n"), Status::Success);
+        assert_eq!(Status::from_code("Cancelling"), Status::Cancelling);
+        assert_eq!(Status::from_code("CANCELLINGS"), Status::Unknown);
+        assert_eq!(Status::from_code("ſucc"), Status::Unknown);
+        assert_eq!(Status::from_code(""), Status::Unknown);
         assert!(Status::Failed.is_final());
         assert!(!Status::Running.is_final());
         assert!(!Status::Unknown.is_final());
