@@ -219,7 +219,7 @@ impl Pipeline {
     }
 
     pub(crate) fn set_name(&mut self, name: Arc<str>) -> bool {
-        if self.name.as_deref() == Some(&*name) {
+        if same(self.name.as_ref(), Some(&name)) {
             return false;
         }
         self.name = Some(name);
@@ -391,7 +391,7 @@ impl Run {
         let stage_index = match self
             .stages
             .iter()
-            .position(|stage| stage.name == update.stage)
+            .position(|stage| same(stage.name.as_ref(), update.stage.as_ref()))
         {
             Some(index) => index,
             None if self.stages.len() >= limits.stages_per_run => {
@@ -409,7 +409,11 @@ impl Run {
         };
         let stage = &mut self.stages[stage_index];
         let status = update.status;
-        let (previous, newly_failed) = match stage.jobs.iter().position(|j| j.name == update.job) {
+        let (previous, newly_failed) = match stage
+            .jobs
+            .iter()
+            .position(|j| same(j.name.as_ref(), update.job.as_ref()))
+        {
             None if stage.jobs.len() >= limits.jobs_per_stage => {
                 return Outcome::dropped(Effect::Dropped(DropReason::TooManyJobs));
             }
@@ -611,7 +615,9 @@ impl JobState {
     /// older by the sender's clock, or it would turn a final status back into an unfinished one.
     /// Without both sender timestamps, arrival order decides, and the update arrived later.
     fn supersedes(&self, update: &JobUpdate) -> Option<Effect> {
-        if self.code == update.code && self.status_name == update.status_name {
+        if same(self.code.as_ref(), update.code.as_ref())
+            && same(self.status_name.as_ref(), update.status_name.as_ref())
+        {
             return Some(Effect::Duplicate);
         }
         if let (Some(current), Some(new)) = (self.sent_at, update.sent_at)
@@ -729,6 +735,15 @@ impl Effect {
             Effect::Dropped(DropReason::TooManyStages) => Some("dropped: too many stages"),
             Effect::Dropped(DropReason::TooManyJobs) => Some("dropped: too many jobs"),
         }
+    }
+}
+
+/// Whether two names read the same. Names come from [`Names`], so equal ones are mostly the
+/// same allocation: comparing the pointers first spares reading the text.
+fn same(a: Option<&Arc<str>>, b: Option<&Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (a, b) => a.is_none() && b.is_none(),
     }
 }
 
