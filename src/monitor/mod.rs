@@ -45,8 +45,8 @@ pub struct Limits {
     pub runs_per_pipeline: usize,
     pub stages_per_run: usize,
     pub jobs_per_stage: usize,
-    /// Runs kept across all pipelines. Each holds the delivery describing it (sources and
-    /// globalParams, about 0.5 to 2 KiB), so this bounds memory as much as `jobs` does. Past
+    /// Runs kept across all pipelines. Each holds the sources and globalParams describing it
+    /// (about 0.5 to 2 KiB), so this bounds memory as much as `jobs` does. Past
     /// either, the least recently active pipeline loses its oldest run, or itself when it has
     /// only one.
     pub runs: usize,
