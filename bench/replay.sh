@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Measures starting over a large journal (examples/replay.rs): writes LINES realistic journal
 # lines (about 800 bytes each) to a temporary file, then for ROUNDS rounds times
-#   parse  reading every line back into a delivery, alone;
-#   load   what pipetop does on start: open, replay onto the channel from the replay thread,
-#          and apply every delivery to a Monitor on the consuming thread, until all are in.
+#   parse  reading every line back into a delivery, alone, on as many parsing threads as
+#          pipetop uses (one per core, at most four);
+#   load   what pipetop does on start: open, read back on those threads, send onto the channel
+#          from the replay thread in file order, and apply every delivery to a Monitor on the
+#          consuming thread, until all are in; its line also gives the CPU time of the applying
+#          thread and of all threads, which a shared machine disturbs less than the wall clock;
 # and prints each round and the medians. The file is deleted at the end.
 #
 #   bench/replay.sh                    # 1,000,000 lines (800 MB in $TMPDIR), 3 rounds

@@ -16,6 +16,11 @@ pub const FIELD_WIDTH: usize = 120;
 /// Returns `text` without escape sequences or control characters, cut to at most `max_width`
 /// terminal columns. Borrows when nothing had to change.
 pub fn clean(text: &str, max_width: usize) -> Cow<'_, str> {
+    // Printable ASCII, one column a byte, is most of what arrives (URLs, names): one pass over
+    // the bytes decides it.
+    if text.len() <= max_width && text.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        return Cow::Borrowed(text);
+    }
     if is_clean(text) && fits(text, max_width) {
         return Cow::Borrowed(text);
     }

@@ -107,14 +107,22 @@ impl Status {
     ];
 
     pub fn from_code(code: &str) -> Status {
-        match code.trim().to_ascii_uppercase().as_str() {
-            "SUCC" | "SUCCESS" => Status::Success,
-            "FAIL" | "FAILED" | "FAILURE" => Status::Failed,
-            "CANCEL" | "CANCELED" | "CANCELLED" => Status::Cancelled,
-            "SKIP" | "SKIPPED" => Status::Skipped,
-            "RUNNING" => Status::Running,
-            "WAITING" | "PENDING" => Status::Waiting,
-            "CANCELLING" | "CANCELING" => Status::Cancelling,
+        // Upper-cased on the stack: every known code is short, and this runs for every event.
+        let code = code.trim().as_bytes();
+        let mut upper = [0u8; 10];
+        let Some(upper) = upper.get_mut(..code.len()) else {
+            return Status::Unknown;
+        };
+        upper.copy_from_slice(code);
+        upper.make_ascii_uppercase();
+        match &*upper {
+            b"SUCC" | b"SUCCESS" => Status::Success,
+            b"FAIL" | b"FAILED" | b"FAILURE" => Status::Failed,
+            b"CANCEL" | b"CANCELED" | b"CANCELLED" => Status::Cancelled,
+            b"SKIP" | b"SKIPPED" => Status::Skipped,
+            b"RUNNING" => Status::Running,
+            b"WAITING" | b"PENDING" => Status::Waiting,
+            b"CANCELLING" | b"CANCELING" => Status::Cancelling,
             _ => Status::Unknown,
         }
     }
@@ -478,16 +486,72 @@ fn value_to_u64(value: Value) -> Result<Option<u64>, String> {
     }
 }
 
+/// [`value_to_string`] of the field's value, read without building the `Value` first. The
+/// error is made after the value has been read, as it was when a `Value` was built, so it
+/// reads the same and has the same position.
 fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    value_to_string(value)
+    deserializer
+        .deserialize_any(Lenient(value_to_string, |text| Ok(Some(text))))?
         .map_err(|kind| de::Error::custom(format!("expected a string, found {kind}")))
 }
 
+/// [`value_to_u64`] of the field's value, read as [`lenient_string`] reads.
 fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    value_to_u64(value)
+    deserializer
+        .deserialize_any(Lenient(value_to_u64, |text| {
+            value_to_u64(Value::String(text))
+        }))?
         .map_err(|kind| de::Error::custom(format!("expected a whole number, found {kind}")))
+}
+
+/// Reads a scalar field's value and converts it: strings with the second function, without a
+/// `Value` around them; anything else with the first, from the `Value` it would have been.
+struct Lenient<T, K, S>(fn(Value) -> Result<T, K>, S);
+
+impl<'de, T, K, S: FnOnce(String) -> Result<T, K>> Visitor<'de> for Lenient<T, K, S> {
+    type Value = Result<T, K>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok((self.1)(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok((self.1)(text))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::from(n)))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::Bool(b)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((self.0)(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok((self.0)(value))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok((self.0)(value))
+    }
 }
 
 // Reading notifications by hand.
@@ -793,6 +857,11 @@ mod tests {
         assert_eq!(Status::from_code("CANCELLING"), Status::Cancelling);
         assert_eq!(Status::from_code("UNKOWN"), Status::Unknown);
         assert_eq!(Status::from_code("BLOCKED_BY_POLICY"), Status::Unknown);
+        assert_eq!(Status::from_code(" succ\n"), Status::Success);
+        assert_eq!(Status::from_code("Cancelling"), Status::Cancelling);
+        assert_eq!(Status::from_code("CANCELLINGS"), Status::Unknown);
+        assert_eq!(Status::from_code("ſucc"), Status::Unknown);
+        assert_eq!(Status::from_code(""), Status::Unknown);
         assert!(Status::Failed.is_final());
         assert!(!Status::Running.is_final());
         assert!(!Status::Unknown.is_final());
@@ -1019,11 +1088,13 @@ mod derive_parity {
         }
 
         fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-            super::super::lenient_string(d)
+            value_to_string(Value::deserialize(d)?)
+                .map_err(|kind| de::Error::custom(format!("expected a string, found {kind}")))
         }
 
         fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-            super::super::lenient_u64(d)
+            value_to_u64(Value::deserialize(d)?)
+                .map_err(|kind| de::Error::custom(format!("expected a whole number, found {kind}")))
         }
 
         fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<StatusCode>, D::Error> {

@@ -19,16 +19,22 @@
 //!
 //! Only a regular file is read back, locked and rotated: pointing the journal at a device
 //! (`/dev/full` simulates a full disk) writes to it and nothing else.
+//!
+//! Reading back is what a start waits for, so it uses every core: one thread reads the files
+//! in chunks of whole lines and deals them to parsing threads in turn, and takes the parsed
+//! chunks back in the same turn, which keeps the entries in file order ([`History::read`]).
 
 use super::guard::{self, Fingerprint};
 use super::{Delivery, rfc3339};
 use crate::gitee::{Auth, Notification, Source, UpParamsForm};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 
 /// The size past which the journal is rotated, unless `--journal-max` says otherwise.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -392,109 +398,431 @@ impl History {
         self.total_bytes() == 0
     }
 
-    /// The entries in order. Reading does blocking IO: use a thread of its own for a large
-    /// journal.
+    /// The entries in order, one by one, parsed on [`parsers`] threads. Reading does blocking
+    /// IO: use a thread of its own for a large journal.
     pub fn entries(self) -> Entries {
         Entries {
+            reader: self.read(parsers()),
+            batch: Vec::new().into_iter(),
+        }
+    }
+
+    /// The entries in order, a batch at a time, parsed on `workers` threads of their own (none:
+    /// on the caller's). The calling thread reads the files and hands whole lines out in chunks;
+    /// the chunks are dealt to the workers in turn and taken back in the same turn, so entries
+    /// come out in file order.
+    pub fn read(self, workers: usize) -> Reader {
+        self.read_in(workers, CHUNK)
+    }
+
+    fn read_in(self, workers: usize, chunk: usize) -> Reader {
+        let workers = (0..workers)
+            .filter_map(|n| Worker::start(n).ok())
+            .collect::<Vec<_>>();
+        Reader {
             parts: self.parts.into_iter(),
             current: None,
-            line: Vec::new(),
+            in_flight: VecDeque::new(),
+            max_in_flight: 4 * workers.len().max(1),
+            chunk,
+            next_worker: 0,
+            workers,
             bytes_read: 0,
+            lines: 0,
         }
     }
 }
 
-/// An entry that could not be read back, as one sentence naming the file and line.
+/// How many threads parse history: every core, as loading history is what a start waits for,
+/// but no more than a few, since the consumer applying the entries needs a core too.
+pub fn parsers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// How much of a file one chunk holds: about a thousand lines, enough that handing a chunk
+/// between threads costs nothing next to parsing it.
+const CHUNK: usize = 1 << 20;
+
+/// An entry that could not be read back; shown as one sentence naming the file and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped(String);
+pub struct Skipped {
+    path: Arc<Path>,
+    /// The line's number in its file (for [`Why::Unreadable`], the lines read before).
+    line: u64,
+    why: Why,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Why {
+    CutShort,
+    NotAnEntry(String),
+    /// The file could not be read from its start.
+    NoFile(String),
+    /// The file could not be read past `line`.
+    Unreadable(String),
+    /// A thread reading the history back failed.
+    Failed,
+}
 
 impl fmt::Display for Skipped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let (path, line) = (self.path.display(), self.line);
+        match &self.why {
+            Why::CutShort => write!(
+                f,
+                "journal {path}: line {line} was cut short by a crash mid-write; skipped it"
+            ),
+            Why::NotAnEntry(err) => write!(
+                f,
+                "journal {path}: line {line} is not a journal entry ({err}); skipped it"
+            ),
+            Why::NoFile(reason) => {
+                write!(
+                    f,
+                    "journal {path}: cannot read it ({reason}); skipped the file"
+                )
+            }
+            Why::Unreadable(reason) => write!(
+                f,
+                "journal {path}: cannot read past line {line} ({reason}); skipped the rest of the file"
+            ),
+            Why::Failed => write!(
+                f,
+                "journal {path}: a thread reading it back failed; skipped the rest of the history"
+            ),
+        }
     }
 }
 
-/// Reads [`History`] line by line.
-pub struct Entries {
+/// One read-back entry: a delivery, or why a line was skipped.
+pub type Entry = Result<Arc<Delivery>, Skipped>;
+
+/// Entries of consecutive lines, in order.
+#[derive(Debug)]
+pub struct Batch {
+    pub entries: Vec<Entry>,
+    /// The worker that parsed (and allocated) these, if one did.
+    worker: Option<usize>,
+}
+
+/// Whole lines of one file.
+struct Chunk {
+    path: Arc<Path>,
+    bytes: Vec<u8>,
+}
+
+/// A chunk's entries, with line numbers counted from the chunk's start.
+struct Parsed {
+    entries: Vec<Entry>,
+    lines: u64,
+    skipped: bool,
+}
+
+enum Job {
+    Parse(Chunk),
+    /// Entries the consumer is done with, dropped where they were allocated.
+    Free(Vec<Entry>),
+}
+
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+    parsed: mpsc::Receiver<Parsed>,
+}
+
+impl Worker {
+    fn start(n: usize) -> io::Result<Worker> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (parsed_tx, parsed) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("pipetop-parse-{n}"))
+            .spawn(move || {
+                for job in job_rx {
+                    match job {
+                        Job::Parse(chunk) => {
+                            if parsed_tx.send(parse_chunk(&chunk)).is_err() {
+                                return;
+                            }
+                        }
+                        Job::Free(entries) => drop(entries),
+                    }
+                }
+            })?;
+        Ok(Worker { jobs, parsed })
+    }
+}
+
+/// What was handed out and not yet taken back, in file order.
+enum InFlight {
+    Parsing {
+        worker: usize,
+        bytes: u64,
+        first_of_file: bool,
+    },
+    Parsed(Parsed, u64, bool),
+    Skipped(Skipped),
+}
+
+/// Reads [`History`] in batches; see [`History::read`].
+pub struct Reader {
     parts: std::vec::IntoIter<Part>,
     current: Option<Reading>,
-    line: Vec<u8>,
+    workers: Vec<Worker>,
+    in_flight: VecDeque<InFlight>,
+    max_in_flight: usize,
+    /// How many bytes a chunk holds, about.
+    chunk: usize,
+    next_worker: usize,
     bytes_read: u64,
+    /// Lines of the current file taken back so far.
+    lines: u64,
 }
 
 struct Reading {
-    path: PathBuf,
-    reader: BufReader<io::Take<File>>,
-    line_no: u64,
+    path: Arc<Path>,
+    file: io::Take<File>,
+    first: bool,
+    /// The start of a line whose end is not read yet.
+    carry: Vec<u8>,
 }
 
-impl Entries {
-    /// Bytes read so far, for progress against [`History::total_bytes`].
+/// What reading the files gave next.
+enum Next {
+    Chunk(Chunk, bool),
+    Skipped(Skipped),
+    End,
+}
+
+impl Reader {
+    /// Bytes of the entries handed out so far, for progress against [`History::total_bytes`].
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
     }
-}
 
-impl Iterator for Entries {
-    type Item = Result<Delivery, Skipped>;
+    /// The next entries in order, or `None` when every file has been read.
+    pub fn next_batch(&mut self) -> Option<Batch> {
+        while self.in_flight.len() < self.max_in_flight {
+            match self.read_chunk() {
+                Next::Chunk(chunk, first_of_file) => self.dispatch(chunk, first_of_file),
+                Next::Skipped(skipped) => self.in_flight.push_back(InFlight::Skipped(skipped)),
+                Next::End => break,
+            }
+        }
+        let (parsed, worker, bytes, first_of_file) = match self.in_flight.pop_front()? {
+            InFlight::Parsed(parsed, bytes, first) => (parsed, None, bytes, first),
+            InFlight::Skipped(mut skipped) => {
+                if matches!(skipped.why, Why::Unreadable(_)) {
+                    skipped.line = self.lines;
+                }
+                return Some(Batch {
+                    entries: vec![Err(skipped)],
+                    worker: None,
+                });
+            }
+            InFlight::Parsing {
+                worker,
+                bytes,
+                first_of_file,
+            } => match self.workers[worker].parsed.recv() {
+                Ok(parsed) => (parsed, Some(worker), bytes, first_of_file),
+                // A worker that is gone panicked: nothing after this point would come in
+                // order, so the rest is not read.
+                Err(_) => return Some(self.fail()),
+            },
+        };
+        if first_of_file {
+            self.lines = 0;
+        }
+        let mut entries = parsed.entries;
+        if parsed.skipped {
+            for skipped in entries.iter_mut().filter_map(|entry| entry.as_mut().err()) {
+                skipped.line += self.lines;
+            }
+        }
+        self.lines += parsed.lines;
+        self.bytes_read += bytes;
+        Some(Batch { entries, worker })
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    fn fail(&mut self) -> Batch {
+        let path = match &self.current {
+            Some(reading) => Arc::clone(&reading.path),
+            None => Arc::from(Path::new("")),
+        };
+        self.parts = Vec::new().into_iter();
+        self.current = None;
+        self.in_flight.clear();
+        let skipped = Skipped {
+            path,
+            line: 0,
+            why: Why::Failed,
+        };
+        Batch {
+            entries: vec![Err(skipped)],
+            worker: None,
+        }
+    }
+
+    /// Hands a batch back once its deliveries have been used, so they are freed on the thread
+    /// that allocated them: freeing on another one makes both queue on the allocator's lock.
+    pub fn give_back(&mut self, batch: Batch) {
+        if let Some(worker) = batch.worker.and_then(|n| self.workers.get(n)) {
+            // A worker that is gone cannot free them; they are dropped here instead.
+            let _ = worker.jobs.send(Job::Free(batch.entries));
+        }
+    }
+
+    fn dispatch(&mut self, chunk: Chunk, first_of_file: bool) {
+        let bytes = chunk.bytes.len() as u64;
+        let parse_here = |chunk: &Chunk| InFlight::Parsed(parse_chunk(chunk), bytes, first_of_file);
+        if self.workers.is_empty() {
+            self.in_flight.push_back(parse_here(&chunk));
+            return;
+        }
+        let worker = self.next_worker;
+        self.next_worker = (worker + 1) % self.workers.len();
+        let in_flight = match self.workers[worker].jobs.send(Job::Parse(chunk)) {
+            Ok(()) => InFlight::Parsing {
+                worker,
+                bytes,
+                first_of_file,
+            },
+            Err(mpsc::SendError(Job::Parse(chunk))) => parse_here(&chunk),
+            Err(mpsc::SendError(Job::Free(_))) => return,
+        };
+        self.in_flight.push_back(in_flight);
+    }
+
+    /// The next whole lines of the current file, up to about `chunk` bytes (more when one
+    /// line is longer); at a file's end, whatever is left, which may be a line cut short.
+    fn read_chunk(&mut self) -> Next {
         loop {
             let reading = match &mut self.current {
                 Some(reading) => reading,
                 None => {
-                    let mut part = self.parts.next()?;
+                    let Some(mut part) = self.parts.next() else {
+                        return Next::End;
+                    };
+                    let path: Arc<Path> = part.path.into();
                     if let Err(err) = part.file.seek(SeekFrom::Start(0)) {
-                        return Some(Err(Skipped(format!(
-                            "journal {}: cannot read it ({}); skipped the file",
-                            part.path.display(),
-                            crate::io_reason(&err)
-                        ))));
+                        return Next::Skipped(Skipped {
+                            path,
+                            line: 0,
+                            why: Why::NoFile(crate::io_reason(&err)),
+                        });
                     }
                     self.current.insert(Reading {
-                        path: part.path,
-                        reader: BufReader::with_capacity(256 * 1024, part.file.take(part.len)),
-                        line_no: 0,
+                        path,
+                        file: part.file.take(part.len),
+                        first: true,
+                        carry: Vec::new(),
                     })
                 }
             };
-            self.line.clear();
-            let read = match reading.reader.read_until(b'\n', &mut self.line) {
-                Ok(read) => read,
-                Err(err) => {
-                    let skipped = Skipped(format!(
-                        "journal {}: cannot read past line {} ({}); skipped the rest of the file",
-                        reading.path.display(),
-                        reading.line_no,
-                        crate::io_reason(&err)
-                    ));
-                    self.current = None;
-                    return Some(Err(skipped));
+            let chunk = self.chunk;
+            let mut bytes = Vec::with_capacity(chunk + chunk / 4);
+            bytes.append(&mut reading.carry);
+            let mut searched = 0;
+            let end = loop {
+                let want = (chunk + searched)
+                    .saturating_sub(bytes.len())
+                    .max(chunk / 4);
+                match (&mut reading.file)
+                    .take(want as u64)
+                    .read_to_end(&mut bytes)
+                {
+                    Err(err) => {
+                        let skipped = Skipped {
+                            path: Arc::clone(&reading.path),
+                            line: 0,
+                            why: Why::Unreadable(crate::io_reason(&err)),
+                        };
+                        self.current = None;
+                        return Next::Skipped(skipped);
+                    }
+                    Ok(0) => break None,
+                    Ok(_) => {}
                 }
+                if let Some(pos) = memchr::memrchr(b'\n', &bytes[searched..]) {
+                    break Some(searched + pos + 1);
+                }
+                searched = bytes.len();
             };
-            if read == 0 {
+            match end {
+                Some(end) => reading.carry = bytes.split_off(end),
+                // The file's end: what is left is its last line, cut short, if anything.
+                None if bytes.is_empty() => {
+                    self.current = None;
+                    continue;
+                }
+                None => {}
+            }
+            let path = Arc::clone(&reading.path);
+            let first = std::mem::replace(&mut reading.first, false);
+            if end.is_none() {
                 self.current = None;
-                continue;
             }
-            self.bytes_read += read as u64;
-            reading.line_no += 1;
-            if self.line.last() != Some(&b'\n') {
-                return Some(Err(Skipped(format!(
-                    "journal {}: line {} was cut short by a crash mid-write; skipped it",
-                    reading.path.display(),
-                    reading.line_no
-                ))));
+            return Next::Chunk(Chunk { path, bytes }, first);
+        }
+    }
+}
+
+/// Every line of a chunk, in order: blank lines are passed over, the others become an entry.
+fn parse_chunk(chunk: &Chunk) -> Parsed {
+    let mut parsed = Parsed {
+        entries: Vec::with_capacity(chunk.bytes.len() / 512 + 1),
+        lines: 0,
+        skipped: false,
+    };
+    let mut start = 0;
+    while start < chunk.bytes.len() {
+        let end = memchr::memchr(b'\n', &chunk.bytes[start..])
+            .map_or(chunk.bytes.len(), |at| start + at + 1);
+        let line = &chunk.bytes[start..end];
+        start = end;
+        parsed.lines += 1;
+        let skipped = |why| Skipped {
+            path: Arc::clone(&chunk.path),
+            line: parsed.lines,
+            why,
+        };
+        let entry = if line.last() != Some(&b'\n') {
+            Err(skipped(Why::CutShort))
+        } else if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        } else {
+            parse_line(line)
+                .map(Arc::new)
+                .map_err(|err| skipped(Why::NotAnEntry(err.to_string())))
+        };
+        parsed.skipped |= entry.is_err();
+        parsed.entries.push(entry);
+    }
+    parsed
+}
+
+/// Reads [`History`] entry by entry.
+pub struct Entries {
+    reader: Reader,
+    batch: std::vec::IntoIter<Entry>,
+}
+
+impl Entries {
+    /// Bytes of the entries handed out so far, a chunk at a time, for progress against
+    /// [`History::total_bytes`].
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.bytes_read()
+    }
+}
+
+impl Iterator for Entries {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        loop {
+            if let Some(entry) = self.batch.next() {
+                return Some(entry);
             }
-            if self.line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(parse_line(&self.line).map_err(|err| {
-                Skipped(format!(
-                    "journal {}: line {} is not a journal entry ({err}); skipped it",
-                    reading.path.display(),
-                    reading.line_no
-                ))
-            }));
+            self.batch = self.reader.next_batch()?.entries.into_iter();
         }
     }
 }
@@ -616,7 +944,12 @@ pub fn line(delivery: &Delivery, fingerprint: Option<&Fingerprint>) -> serde_jso
 
 /// Reads one journal line back into the delivery it was written from.
 pub fn parse_line(line: &[u8]) -> serde_json::Result<Delivery> {
-    let entry: EntryIn = serde_json::from_slice(line)?;
+    // One check of the whole line is much cheaper than serde_json's check of every string
+    // read from bytes; a line that is not UTF-8 gets the error reading it as bytes gives.
+    let entry: EntryIn = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(line)?,
+    };
     let mut notification = entry.notification;
     for (source, form) in notification.sources.iter_mut().zip(entry.forms) {
         if let (
@@ -752,6 +1085,70 @@ mod tests {
         let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
         assert!(opened.warnings.is_empty());
         assert_eq!(opened.last_id, 6);
+    }
+
+    /// Every entry of `history` read on `workers` threads in chunks of about `chunk` bytes:
+    /// ids, or the reason up to its parenthesis.
+    fn read_in(history: History, workers: usize, chunk: usize) -> Vec<Result<u64, String>> {
+        let total = history.total_bytes();
+        let mut reader = history.read_in(workers, chunk);
+        let mut read = Vec::new();
+        while let Some(batch) = reader.next_batch() {
+            read.extend(batch.entries.iter().map(|entry| match entry {
+                Ok(delivery) => Ok(delivery.id),
+                Err(skipped) => Err(skipped.to_string().split(" (").next().unwrap().to_owned()),
+            }));
+            reader.give_back(batch);
+        }
+        assert_eq!(reader.bytes_read(), total);
+        read
+    }
+
+    #[test]
+    fn chunks_on_any_number_of_threads_read_as_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let one = line(&sample(1), None).unwrap().len() as u64;
+        let mut journal = Journal::open(&path, one * 3, Utc::now()).unwrap().journal;
+        let mut first = line(&sample(1), None).unwrap();
+        first.extend(b"not json\n");
+        first.extend(line(&sample(2), None).unwrap());
+        journal.append(&first).unwrap();
+        // Rotated: the first batch is in `.1` now.
+        let mut second = Vec::new();
+        for id in 3..=6 {
+            second.extend(line(&sample(id), None).unwrap());
+        }
+        second.extend(b"\n");
+        let long = format!(r#"{{"job":{{"pipelineName":"{}"}}}}"#, "x".repeat(3000));
+        second.extend(line(&delivery(7, long.as_bytes()), None).unwrap());
+        second.extend(b"{}\n");
+        for id in 8..=30 {
+            second.extend(line(&sample(id), None).unwrap());
+        }
+        journal.append(&second).unwrap();
+        drop(journal);
+
+        let not_an_entry = |path: &Path, line: u64| {
+            Err(format!(
+                "journal {}: line {line} is not a journal entry",
+                path.display()
+            ))
+        };
+        let mut expected = vec![Ok(1), not_an_entry(&previous_path(&path), 2), Ok(2)];
+        expected.extend((3..=7).map(Ok));
+        expected.push(not_an_entry(&path, 7));
+        expected.extend((8..=30).map(Ok));
+        let history = || Journal::open(&path, one * 3, Utc::now()).unwrap().history;
+        for workers in [0, 1, 2, 3] {
+            for chunk in [1, 100, one as usize, 1000, 5000, CHUNK] {
+                assert_eq!(
+                    read_in(history(), workers, chunk),
+                    expected,
+                    "{workers} workers, chunks of {chunk}"
+                );
+            }
+        }
     }
 
     #[test]

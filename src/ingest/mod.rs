@@ -61,23 +61,95 @@ pub struct Rejection {
 
 /// RFC 3339 with milliseconds, in UTC: `2026-11-27T11:19:01.123Z`.
 pub mod rfc3339 {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    use serde::Serializer;
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
 
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let text = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&text)
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        d.deserialize_str(At)
+    }
+
+    /// Reads the text in place, without a copy.
+    struct At;
+
+    impl Visitor<'_> for At {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 date and time")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
+            parse(text).map_err(E::custom)
+        }
+    }
+
+    /// What [`serialize`] writes is read directly (a journal holds millions of them); any
+    /// other RFC 3339 text goes through chrono's parser.
+    pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+        match written(text.as_bytes()) {
+            Some(at) => Ok(at),
+            None => DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc)),
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, exactly.
+    fn written(text: &[u8]) -> Option<DateTime<Utc>> {
+        let [
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            m0,
+            m1,
+            b'-',
+            d0,
+            d1,
+            b'T',
+            h0,
+            h1,
+            b':',
+            i0,
+            i1,
+            b':',
+            s0,
+            s1,
+            b'.',
+            f0,
+            f1,
+            f2,
+            b'Z',
+        ] = *text
+        else {
+            return None;
+        };
+        let number = |digits: &[u8]| {
+            digits.iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let year = i32::try_from(number(&[y0, y1, y2, y3])?).ok()?;
+        let date = NaiveDate::from_ymd_opt(year, number(&[m0, m1])?, number(&[d0, d1])?)?;
+        let time = date.and_hms_milli_opt(
+            number(&[h0, h1])?,
+            number(&[i0, i1])?,
+            number(&[s0, s1])?,
+            number(&[f0, f1, f2])?,
+        )?;
+        Some(time.and_utc())
     }
 
     pub mod option {
         use chrono::{DateTime, Utc};
-        use serde::{Deserialize, Deserializer, Serializer};
+        use serde::Serializer;
+        use serde::de::{self, Deserializer, Visitor};
+        use std::fmt;
 
         pub fn serialize<S: Serializer>(
             at: &Option<DateTime<Utc>>,
@@ -92,13 +164,65 @@ pub mod rfc3339 {
         pub fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<Option<DateTime<Utc>>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|text| {
-                    DateTime::parse_from_rfc3339(&text)
-                        .map(|at| at.with_timezone(&Utc))
-                        .map_err(serde::de::Error::custom)
-                })
-                .transpose()
+            d.deserialize_option(MaybeAt)
+        }
+
+        struct MaybeAt;
+
+        impl<'de> Visitor<'de> for MaybeAt {
+            type Value = Option<DateTime<Utc>>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 date and time or null")
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::deserialize(d).map(Some)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_written_form_reads_as_chrono_reads_it() {
+            for text in [
+                "2026-11-27T11:19:01.123Z",
+                "1970-01-01T00:00:00.000Z",
+                "2024-02-29T23:59:59.999Z",
+            ] {
+                assert_eq!(
+                    parse(text).unwrap(),
+                    DateTime::parse_from_rfc3339(text).unwrap()
+                );
+                let at = parse(text).unwrap();
+                assert_eq!(at.to_rfc3339_opts(SecondsFormat::Millis, true), text);
+            }
+        }
+
+        #[test]
+        fn other_rfc3339_forms_still_read_and_nonsense_does_not() {
+            let at = parse("2026-11-27T19:19:01.5+08:00").unwrap();
+            assert_eq!(at, parse("2026-11-27T11:19:01.500Z").unwrap());
+            assert!(parse("2026-11-27T11:19:01Z").is_ok());
+            for bad in [
+                "2026-02-30T11:19:01.123Z",
+                "2026-11-27T25:19:01.123Z",
+                "2026-11-27T11:19:01.12xZ",
+                "yesterday",
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 //! published on a `watch` channel, for a progress line in the TUI or warnings on stderr.
 
 use super::Ingest;
-use super::journal::History;
+use super::journal::{self, Batch, History};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -38,61 +38,87 @@ pub const MAX_REASONS: usize = 100;
 /// How many sent deliveries the thread keeps a reference to. Most deliveries are dropped by the
 /// consumer as soon as it has applied them, and freeing memory on another thread than the one
 /// that allocated it makes both threads queue on the allocator's lock: on a large journal that
-/// doubled the time to load it. Holding each delivery until twice the channel's capacity has
-/// been sent after it makes the consumer almost always done with it by then, so it is freed
-/// here, where it was allocated.
-const KEPT: usize = 2 * crate::ingest::server::CHANNEL_CAPACITY;
+/// doubled the time to load it. Holding each batch until twice the channel's capacity has been
+/// sent after it makes the consumer almost always done with it by then, so it is handed back to
+/// be freed by the thread that parsed it.
+const KEPT: u64 = 2 * crate::ingest::server::CHANNEL_CAPACITY as u64;
+
+/// How much room on the channel the thread waits for before it sends on.
+const ROOM: usize = crate::ingest::server::CHANNEL_CAPACITY / 4;
 
 /// How often progress is published, in entries: often enough for a smooth progress bar,
 /// rarely enough to cost nothing.
 const PROGRESS_EVERY: u64 = 16 * 1024;
 
 /// Starts a thread that sends every entry of `history` to `out`, then forwards `live` to `out`
-/// until `live` closes (the receiver has stopped) or `out` does (the watcher has gone).
+/// until `live` closes (the receiver has stopped) or `out` does (the watcher has gone). The
+/// history is parsed on [`journal::parsers`] threads besides, and sent on in order.
 pub fn feed(
     history: History,
     mut live: mpsc::Receiver<Ingest>,
     out: mpsc::Sender<Ingest>,
     progress: watch::Sender<Progress>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // Only to wait for room on the channel; it runs nothing else.
+    let waiter = tokio::runtime::Builder::new_current_thread().build()?;
     std::thread::Builder::new()
         .name("pipetop-replay".into())
         .spawn(move || {
             let total_bytes = history.total_bytes();
             progress.send_modify(|p| p.total_bytes = total_bytes);
-            let mut entries = history.entries();
+            let mut reader = history.read(journal::parsers());
             let mut sent = 0u64;
-            let mut kept = VecDeque::with_capacity(KEPT);
-            while let Some(entry) = entries.next() {
-                match entry {
-                    Ok(delivery) => {
-                        let delivery = Arc::new(delivery);
-                        if kept.len() == KEPT {
-                            kept.pop_front();
-                        }
-                        kept.push_back(Arc::clone(&delivery));
-                        if out.blocking_send(Ingest::Accepted(delivery)).is_err() {
-                            return;
-                        }
+            let mut published = 0u64;
+            // Batches sent, with how many had been sent when each was.
+            let mut kept: VecDeque<(Batch, u64)> = VecDeque::new();
+            while let Some(batch) = reader.next_batch() {
+                let mut deliveries = batch.entries.iter().filter_map(|entry| entry.as_ref().ok());
+                let mut left =
+                    batch.entries.len() - batch.entries.iter().filter(|e| e.is_err()).count();
+                while left > 0 {
+                    // Room for many at once: a consumer that is slower than the reading is
+                    // woken, and wakes this thread, once per batch rather than per delivery.
+                    let Ok(permits) = waiter.block_on(out.reserve_many(left.min(ROOM))) else {
+                        return;
+                    };
+                    for (permit, delivery) in permits.zip(deliveries.by_ref()) {
+                        permit.send(Ingest::Accepted(Arc::clone(delivery)));
                         sent += 1;
-                        if sent.is_multiple_of(PROGRESS_EVERY) {
-                            let bytes_read = entries.bytes_read();
-                            progress.send_modify(|p| {
-                                p.entries = sent;
-                                p.bytes_read = bytes_read;
-                            });
-                        }
+                        left -= 1;
                     }
-                    Err(skipped) => progress.send_modify(|p| {
+                }
+                for skipped in batch
+                    .entries
+                    .iter()
+                    .filter_map(|entry| entry.as_ref().err())
+                {
+                    progress.send_modify(|p| {
                         p.skipped_total += 1;
                         if p.skipped.len() < MAX_REASONS {
                             p.skipped.push(skipped.to_string());
                         }
-                    }),
+                    });
+                }
+                kept.push_back((batch, sent));
+                while kept.front().is_some_and(|(_, at)| at + KEPT <= sent) {
+                    if let Some((old, _)) = kept.pop_front() {
+                        reader.give_back(old);
+                    }
+                }
+                if sent - published >= PROGRESS_EVERY {
+                    published = sent;
+                    let bytes_read = reader.bytes_read();
+                    progress.send_modify(|p| {
+                        p.entries = sent;
+                        p.bytes_read = bytes_read;
+                    });
                 }
             }
-            drop(kept);
-            let bytes_read = entries.bytes_read();
+            for (old, _) in kept {
+                reader.give_back(old);
+            }
+            let bytes_read = reader.bytes_read();
+            drop(reader);
             progress.send_modify(|p| {
                 p.entries = sent;
                 p.bytes_read = bytes_read;
@@ -111,8 +137,9 @@ mod tests {
     use super::*;
     use crate::gitee::{Auth, Notification};
     use crate::ingest::Delivery;
-    use crate::ingest::journal::{self, Journal};
-    use chrono::Utc;
+    use crate::ingest::journal::Journal;
+    use crate::monitor::{Filter, Limits, Monitor};
+    use chrono::{DateTime, Utc};
 
     fn delivery(id: u64) -> Delivery {
         Delivery {
@@ -123,6 +150,145 @@ mod tests {
             repaired: false,
             notification: Notification::default(),
         }
+    }
+
+    /// Everything the screen can show of a monitor, in a form two monitors can be compared by.
+    fn state(monitor: &Monitor) -> String {
+        let everything = Filter::default();
+        let pipelines: Vec<_> = monitor.pipelines(&everything).collect();
+        let log: Vec<_> = monitor.log().entries().collect();
+        format!(
+            "{pipelines:#?}\n{log:#?}\n{:?} {:?} {} {} {}",
+            monitor.totals(),
+            monitor.pipeline_counts(),
+            monitor.run_total(),
+            monitor.job_total(),
+            monitor.generation(),
+        )
+    }
+
+    /// Varied deliveries: a few pipelines by id or by name only, builds that move on and come
+    /// back late, resends, sender clocks that go back, sources and parameters that change
+    /// within a run, upstream pipelines, and the same id twice.
+    fn varied(count: u64) -> Vec<Delivery> {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let codes = [
+            "RUNNING", "SUCC", "FAIL", "WAITING", "CANCEL", "SKIP", "UNKOWN",
+        ];
+        let mut deliveries: Vec<Delivery> = Vec::new();
+        for id in 1..=count {
+            let pipeline = next(7);
+            let key = match pipeline {
+                0 => String::new(),
+                1 => r#""pipelineName":"by name","#.to_owned(),
+                n => format!(r#""pipelineId":{n},"pipelineName":"p{n}","#),
+            };
+            let build = id / 40 + next(3);
+            let code = codes[next(codes.len() as u64) as usize];
+            let sources = match next(4) {
+                0 => String::new(),
+                1 => format!(
+                    r#"{{"sourceType":"GITEE_GO","repoPath":"acme/p{pipeline}","branch":"main","commitId":"c{}"}}"#,
+                    build + next(2)
+                ),
+                2 => format!(
+                    r#"{{"sourceType":"PIPELINE","buildNumber":{build},"upParams":"{{\"A\":\"{}\"}}"}}"#,
+                    next(2)
+                ),
+                _ => format!(
+                    r#"{{"sourceType":"GITEE_GO","repoPath":"acme/p{pipeline}","branch":"main","commitId":"c{build}"}}"#
+                ),
+            };
+            let params = if next(3) == 0 {
+                ""
+            } else {
+                r#"{"key":"ENV","value":"staging"}"#
+            };
+            let body = format!(
+                r#"{{"job":{{{key}"stageName":"s{}","jobName":"j{}","buildNumber":{build},"statusCode":"{code}","statusName":"{code}","pipelineUrl":"https://e.example/{pipeline}/{build}"}},"sources":[{sources}],"globalParams":[{params}]}}"#,
+                next(3),
+                next(4),
+            );
+            let parsed = crate::gitee::parse_notification(body.as_bytes()).unwrap();
+            let received_at =
+                DateTime::from_timestamp_millis(1_700_000_000_000 + id as i64 * 1000).unwrap();
+            let sent_back = next(3) as i64 * 5_000;
+            deliveries.push(Delivery {
+                // Now and then the same id comes twice.
+                id: if next(50) == 0 {
+                    id.saturating_sub(1).max(1)
+                } else {
+                    id
+                },
+                received_at,
+                sent_at: (next(5) != 0)
+                    .then(|| received_at - chrono::TimeDelta::milliseconds(sent_back)),
+                auth: Auth::Signature,
+                repaired: false,
+                notification: parsed.notification,
+            });
+        }
+        deliveries
+    }
+
+    #[test]
+    fn history_read_back_on_many_threads_shows_what_applying_each_delivery_shows() {
+        let limits = Limits {
+            pipelines: 5,
+            runs_per_pipeline: 3,
+            stages_per_run: 2,
+            jobs_per_stage: 3,
+            runs: 8,
+            jobs: 40,
+            log: 300,
+            ..Limits::default()
+        };
+        let deliveries = varied(6000);
+        let mut one_by_one = Monitor::new(limits.clone());
+        for delivery in &deliveries {
+            one_by_one.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, u64::MAX, Utc::now()).unwrap().journal;
+        let mut lines = Vec::new();
+        for delivery in &deliveries {
+            lines.extend(journal::line(delivery, None).unwrap());
+        }
+        // Several chunks, so several parsing threads take part.
+        assert!(lines.len() > 2 << 20, "{}", lines.len());
+        journal.append(&lines).unwrap();
+        drop(journal);
+        let history = Journal::open(&path, u64::MAX, Utc::now()).unwrap().history;
+        let (live_tx, live_rx) = mpsc::channel(8);
+        drop(live_tx);
+        let (out_tx, mut out_rx) = mpsc::channel(crate::ingest::server::CHANNEL_CAPACITY);
+        let (progress_tx, _progress_rx) = watch::channel(Progress::default());
+        let thread = feed(history, live_rx, out_tx, progress_tx).unwrap();
+        let mut replayed = Monitor::new(limits);
+        while let Some(ingest) = out_rx.blocking_recv() {
+            replayed.apply(&ingest);
+        }
+        thread.join().unwrap();
+
+        assert_eq!(
+            replayed.totals().accepted + replayed.totals().repeated,
+            6000
+        );
+        assert!(replayed.totals().duplicates > 0 && replayed.totals().stale > 0);
+        assert!(
+            replayed.totals().repeated > 0 && replayed.totals().dropped > 0,
+            "{:?}",
+            replayed.totals()
+        );
+        assert_eq!(state(&replayed), state(&one_by_one));
     }
 
     #[tokio::test]

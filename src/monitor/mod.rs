@@ -12,15 +12,15 @@ mod model;
 pub use filter::{Filter, PipelineList, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, RejectedEntry};
 pub use model::{
-    Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, Stage, StageProgress,
-    StatusCounts, bounded, derive_status,
+    Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, RunContext, Stage,
+    StageProgress, StatusCounts, bounded, derive_status,
 };
 
 use crate::gitee::Status;
 use crate::ingest::{Delivery, Ingest, Rejection};
 use filter::Matcher;
 use model::{JobUpdate, Names};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Every bound the monitor keeps.
@@ -45,8 +45,8 @@ pub struct Limits {
     pub runs_per_pipeline: usize,
     pub stages_per_run: usize,
     pub jobs_per_stage: usize,
-    /// Runs kept across all pipelines. Each holds the delivery describing it (sources and
-    /// globalParams, about 0.5 to 2 KiB), so this bounds memory as much as `jobs` does. Past
+    /// Runs kept across all pipelines. Each holds the sources and globalParams describing it
+    /// (about 0.5 to 2 KiB), so this bounds memory as much as `jobs` does. Past
     /// either, the least recently active pipeline loses its oldest run, or itself when it has
     /// only one.
     pub runs: usize,
@@ -132,7 +132,8 @@ pub struct Monitor {
     limits: Limits,
     /// Keyed by activity, so iterating from the back is display order at no cost.
     pipelines: BTreeMap<u64, Pipeline>,
-    index: HashMap<PipelineKey, u64>,
+    /// Hashed with foldhash, as [`Names`] is; bounded by `Limits::pipelines`.
+    index: foldhash::HashMap<PipelineKey, u64>,
     log: EventLog,
     names: Names,
     pipeline_counts: StatusCounts,
@@ -157,7 +158,7 @@ impl Monitor {
             log: EventLog::new(limits.log),
             limits,
             pipelines: BTreeMap::new(),
-            index: HashMap::new(),
+            index: foldhash::HashMap::default(),
             names,
             pipeline_counts: StatusCounts::default(),
             runs: 0,
@@ -255,7 +256,9 @@ impl Monitor {
             Effect::Dropped(_) => self.totals.dropped += 1,
         }
         let checkouts = match pipeline.run(job.build_number) {
-            Some(run) if run.has_checkouts_of(delivery) => run.checkouts().clone(),
+            Some(run) if outcome.described || run.has_checkouts_of(delivery) => {
+                run.checkouts().clone()
+            }
             _ => model::checkouts(&delivery.notification.sources, text),
         };
         let entry = AcceptedEntry {

@@ -5,11 +5,10 @@
 //! [`Monitor::apply`](super::Monitor::apply); the TUI reads it through the getters.
 
 use super::Limits;
-use crate::gitee::{GlobalParam, Source, Status};
+use crate::gitee::{Auth, GlobalParam, Source, Status};
 use crate::ingest::Delivery;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -220,7 +219,7 @@ impl Pipeline {
     }
 
     pub(crate) fn set_name(&mut self, name: Arc<str>) -> bool {
-        if self.name.as_deref() == Some(&*name) {
+        if same(self.name.as_ref(), Some(&name)) {
             return false;
         }
         self.name = Some(name);
@@ -245,25 +244,25 @@ impl Pipeline {
         limits: &Limits,
     ) -> Outcome {
         let build = delivery.notification.job.build_number;
-        let index = match self.find(build) {
-            Ok(index) => index,
+        let (index, new) = match self.find(build) {
+            Ok(index) => (index, false),
             Err(0) if self.runs.len() >= limits.runs_per_pipeline => {
                 return Outcome::dropped(Effect::Dropped(DropReason::OldBuild));
             }
             Err(at) => {
                 grow_tight(&mut self.runs);
-                self.runs
-                    .insert(at, Run::new(build, kept_copy(delivery), limits));
+                self.runs.insert(at, Run::new(build, delivery, limits));
                 let excess = self.runs.len().saturating_sub(limits.runs_per_pipeline);
                 for old in self.runs.drain(..excess) {
                     self.job_count -= old.job_count();
                 }
-                at - excess
+                (at - excess, true)
             }
         };
         let run = &mut self.runs[index];
         let before = run.job_count();
-        let outcome = run.apply(delivery, update, limits);
+        let mut outcome = run.apply(delivery, update, limits, new);
+        outcome.described |= new;
         self.job_count = self.job_count - before + run.job_count();
         if outcome.effect == Effect::Updated {
             self.updated_at = delivery.received_at;
@@ -278,23 +277,23 @@ pub struct Run {
     build: Option<u64>,
     stages: Vec<Stage>,
     jobs: StatusCounts,
-    /// The delivery whose sources and globalParams describe this run. Jobs of one run share
-    /// it rather than each keeping its own delivery, which bounds memory by runs, not events.
-    context: Arc<Delivery>,
+    /// The sources and globalParams that describe this run. Jobs of one run share them rather
+    /// than each keeping its own, which bounds memory by runs, not events.
+    context: Box<RunContext>,
     checkouts: Arc<[Checkout]>,
     started_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl Run {
-    fn new(build: Option<u64>, context: Arc<Delivery>, limits: &Limits) -> Run {
-        let at = context.received_at;
+    fn new(build: Option<u64>, delivery: &Delivery, limits: &Limits) -> Run {
+        let at = delivery.received_at;
         Run {
             build,
             stages: Vec::new(),
             jobs: StatusCounts::default(),
-            checkouts: checkouts(&context.notification.sources, limits.text),
-            context,
+            checkouts: checkouts(&delivery.notification.sources, limits.text),
+            context: Box::new(RunContext::of(delivery)),
             started_at: at,
             updated_at: at,
         }
@@ -336,17 +335,18 @@ impl Run {
         }
     }
 
-    /// The delivery that describes this run (latest one whose sources or globalParams differed).
-    pub fn context(&self) -> &Arc<Delivery> {
+    /// What describes this run: the sources and globalParams of its first delivery, or of
+    /// the latest one whose sources or globalParams differed.
+    pub fn context(&self) -> &RunContext {
         &self.context
     }
 
     pub fn sources(&self) -> &[Source] {
-        &self.context.notification.sources
+        &self.context.sources
     }
 
     pub fn global_params(&self) -> &[GlobalParam] {
-        &self.context.notification.global_params
+        &self.context.global_params
     }
 
     /// Repository, branch and commit of each `GITEE_GO` source, cleaned and bounded.
@@ -356,13 +356,10 @@ impl Run {
 
     /// Whether the delivery's `GITEE_GO` sources read the same as this run's, so a log entry
     /// can share the run's checkouts. Compares the raw repository, branch and commit only: the
-    /// checkouts are made of nothing else, and most events share their run's delivery or its
-    /// sources, so this spares a deep comparison of every source and a fresh copy.
-    pub(crate) fn has_checkouts_of(&self, delivery: &Arc<Delivery>) -> bool {
-        if Arc::ptr_eq(&self.context, delivery) {
-            return true;
-        }
-        let mut ours = gitee_go(&self.context.notification.sources);
+    /// checkouts are made of nothing else, and most events share their run's sources, so this
+    /// spares a deep comparison of every source and a fresh copy.
+    pub(crate) fn has_checkouts_of(&self, delivery: &Delivery) -> bool {
+        let mut ours = gitee_go(&self.context.sources);
         let mut theirs = gitee_go(&delivery.notification.sources);
         loop {
             match (ours.next(), theirs.next()) {
@@ -383,11 +380,18 @@ impl Run {
         self.updated_at
     }
 
-    fn apply(&mut self, delivery: &Arc<Delivery>, update: &JobUpdate, limits: &Limits) -> Outcome {
+    /// `new`: the run was just made from this delivery, so it describes the run already.
+    fn apply(
+        &mut self,
+        delivery: &Delivery,
+        update: &JobUpdate,
+        limits: &Limits,
+        new: bool,
+    ) -> Outcome {
         let stage_index = match self
             .stages
             .iter()
-            .position(|stage| stage.name == update.stage)
+            .position(|stage| same(stage.name.as_ref(), update.stage.as_ref()))
         {
             Some(index) => index,
             None if self.stages.len() >= limits.stages_per_run => {
@@ -405,7 +409,11 @@ impl Run {
         };
         let stage = &mut self.stages[stage_index];
         let status = update.status;
-        let (previous, newly_failed) = match stage.jobs.iter().position(|j| j.name == update.job) {
+        let (previous, newly_failed) = match stage
+            .jobs
+            .iter()
+            .position(|j| same(j.name.as_ref(), update.job.as_ref()))
+        {
             None if stage.jobs.len() >= limits.jobs_per_stage => {
                 return Outcome::dropped(Effect::Dropped(DropReason::TooManyJobs));
             }
@@ -443,33 +451,56 @@ impl Run {
             stage.unfinished += 1;
         }
         self.updated_at = delivery.received_at;
-        if !Arc::ptr_eq(&self.context, delivery) && describes_more(delivery, &self.context) {
-            self.context = kept_copy(delivery);
+        let described = !new && describes_more(delivery, &self.context);
+        if described {
+            *self.context = RunContext::of(delivery);
             self.checkouts = checkouts(&delivery.notification.sources, limits.text);
         }
         Outcome {
             effect: Effect::Updated,
             newly_failed,
+            described,
         }
     }
 }
 
-/// A copy of a delivery that a run keeps for as long as the run lives. Deliveries are allocated
-/// on the receiver's threads among thousands that are freed right after they are applied; a kept
-/// one would hold its allocator pages (and whatever else is on them) for good. A fresh copy made
-/// here sits with the monitor's other long-lived data, so the pages of the short-lived ones can
-/// go back to the system.
-fn kept_copy(delivery: &Arc<Delivery>) -> Arc<Delivery> {
-    Arc::new(Delivery::clone(delivery))
+/// What a run keeps of the delivery that describes it: its sources and globalParams, and how
+/// it arrived, for the detail pane.
+///
+/// A copy, made here: deliveries are allocated on the receiver's threads among thousands that
+/// are freed right after they are applied, and a kept one would hold its allocator pages (and
+/// whatever else is on them) for good. The copy sits with the monitor's other long-lived data,
+/// so the pages of the short-lived ones can go back to the system; and it leaves out the job's
+/// fields, which the run's jobs keep themselves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunContext {
+    /// The delivery it was taken from.
+    pub delivery_id: u64,
+    pub auth: Auth,
+    /// That delivery needed the tolerant parser.
+    pub repaired: bool,
+    pub sources: Vec<Source>,
+    pub global_params: Vec<GlobalParam>,
+}
+
+impl RunContext {
+    fn of(delivery: &Delivery) -> RunContext {
+        RunContext {
+            delivery_id: delivery.id,
+            auth: delivery.auth,
+            repaired: delivery.repaired,
+            sources: delivery.notification.sources.clone(),
+            global_params: delivery.notification.global_params.clone(),
+        }
+    }
 }
 
 /// Whether `delivery` should replace `context` as the run's description: it carries sources or
 /// globalParams, and they differ (an event that lost them does not erase what is known).
-fn describes_more(delivery: &Delivery, context: &Delivery) -> bool {
+fn describes_more(delivery: &Delivery, context: &RunContext) -> bool {
     let new = &delivery.notification;
-    let old = &context.notification;
     !(new.sources.is_empty() && new.global_params.is_empty())
-        && (new.sources != old.sources || new.global_params != old.global_params)
+        && (new.sources != context.sources || new.global_params != context.global_params)
 }
 
 /// What search looks at in a `GITEE_GO` source. Small, so a log entry can keep it after its
@@ -584,7 +615,9 @@ impl JobState {
     /// older by the sender's clock, or it would turn a final status back into an unfinished one.
     /// Without both sender timestamps, arrival order decides, and the update arrived later.
     fn supersedes(&self, update: &JobUpdate) -> Option<Effect> {
-        if self.code == update.code && self.status_name == update.status_name {
+        if same(self.code.as_ref(), update.code.as_ref())
+            && same(self.status_name.as_ref(), update.status_name.as_ref())
+        {
             return Some(Effect::Duplicate);
         }
         if let (Some(current), Some(new)) = (self.sent_at, update.sent_at)
@@ -655,6 +688,8 @@ pub(crate) struct JobUpdate<'a> {
 pub(crate) struct Outcome {
     pub effect: Effect,
     pub newly_failed: bool,
+    /// The run's context (and so its checkouts) was just taken from this delivery.
+    pub described: bool,
 }
 
 impl Outcome {
@@ -662,6 +697,7 @@ impl Outcome {
         Outcome {
             effect,
             newly_failed: false,
+            described: false,
         }
     }
 }
@@ -702,6 +738,15 @@ impl Effect {
     }
 }
 
+/// Whether two names read the same. Names come from [`Names`], so equal ones are mostly the
+/// same allocation: comparing the pointers first spares reading the text.
+fn same(a: Option<&Arc<str>>, b: Option<&Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
 /// Makes room for one more element, growing by a quarter instead of doubling: with hundreds of
 /// thousands of small runs and stages, doubling's spare room would cost more than the data.
 fn grow_tight<T>(items: &mut Vec<T>) {
@@ -712,9 +757,12 @@ fn grow_tight<T>(items: &mut Vec<T>) {
 
 /// Shares the `Arc<str>` of names seen before, so a thousand runs of "Java Build" hold one
 /// copy. Bounded: once full it stops remembering, and later names are simply not shared.
+///
+/// Hashed with foldhash rather than SipHash: five names are looked up for every event, and the
+/// bound caps what keys chosen to collide could cost at a few thousand comparisons.
 #[derive(Debug)]
 pub(crate) struct Names {
-    set: HashSet<Arc<str>>,
+    set: foldhash::HashSet<Arc<str>>,
     max_chars: usize,
 }
 
@@ -723,7 +771,7 @@ impl Names {
 
     pub fn new(max_chars: usize) -> Names {
         Names {
-            set: HashSet::new(),
+            set: foldhash::HashSet::default(),
             max_chars,
         }
     }

@@ -751,7 +751,7 @@ fn a_run_shares_one_context_and_takes_new_sources_when_they_change() {
         ],
     );
     let run = latest(&monitor, 1);
-    assert_eq!(run.context().id, 1);
+    assert_eq!(run.context().delivery_id, 1);
     let shared = monitor
         .log()
         .entries()
@@ -764,7 +764,7 @@ fn a_run_shares_one_context_and_takes_new_sources_when_they_change() {
     assert_eq!(run.checkouts()[0].repo_path.as_deref(), Some("acme/x"));
 
     feed(&mut monitor, [ev(3).job(Some("c"))]);
-    assert_eq!(latest(&monitor, 1).context().id, 1);
+    assert_eq!(latest(&monitor, 1).context().delivery_id, 1);
     let mut with_params = ev(4).job(Some("d")).repo("acme/x", "main", "2");
     with_params.0.notification.global_params = vec![GlobalParam {
         key: Some("k".into()),
@@ -773,7 +773,7 @@ fn a_run_shares_one_context_and_takes_new_sources_when_they_change() {
     }];
     feed(&mut monitor, [with_params]);
     let run = latest(&monitor, 1);
-    assert_eq!(run.context().id, 4);
+    assert_eq!(run.context().delivery_id, 4);
     assert_eq!(run.global_params().len(), 1);
 }
 

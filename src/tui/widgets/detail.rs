@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         return;
     };
     let status = job.status();
-    let delivery = run.context();
+    let described = run.context();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
@@ -60,8 +60,8 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     if let Some(url) = job.pipeline_url() {
         lines.push(field(theme, "url", &clean_long(url)));
     }
-    let mut notes = vec![format!("auth {}", delivery.auth.as_str())];
-    if delivery.repaired {
+    let mut notes = vec![format!("auth {}", described.auth.as_str())];
+    if described.repaired {
         notes.push("body repaired by the tolerant parser".into());
     }
     lines.push(Line::styled(
