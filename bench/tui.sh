@@ -9,7 +9,7 @@
 #   bench/tui.sh memory    # 1,000,000 events over 10,000 pipelines: RSS afterwards
 #
 # Frames are observed through PIPETOP_FRAME_LOG (one line per frame flushed to the terminal:
-# `<unix micros> <highest delivery id applied>`) and answers through loadgen's --answers
+# `<unix micros flushed> <highest delivery id applied> <unix micros started>`) and answers through loadgen's --answers
 # (`<delivery id> <unix micros the answer was read>`). Raw files stay in
 # target/bench-results/<date-time>-tui-<mode>/.
 #
@@ -104,12 +104,16 @@ burst)
     start 120 36
     loadgen --requests "$BURST" --connections 32 --warmup 0s --duration 60s --answers "$ANSWERS"
     sleep 2
-    # The last answer, the first frame showing the last delivery, and the closest two frames.
+    # The last answer, the first frame showing the last delivery, and the closest two frames:
+    # by start (what the loop spaces) and by flush (which also moves with each frame's draw time).
     awk 'NR == FNR { if ($2 > last_at) last_at = $2; if ($1 > last_id) last_id = $1; next }
-         { n++; if (n > 1 && (n == 2 || $1 - prev < gap)) gap = $1 - prev; prev = $1
+         { n++
+           if (n > 1 && (n == 2 || $3 - prev_start < start_gap)) start_gap = $3 - prev_start
+           if (n > 1 && (n == 2 || $1 - prev < gap)) gap = $1 - prev
+           prev = $1; prev_start = $3
            if (!shown && $2 >= last_id) shown = $1 }
-         END { printf "burst: %d answered; last answer → frame showing it: %.1f ms; %d frames, closest two %.1f ms apart\n",
-               last_id, (shown - last_at) / 1000, n, gap / 1000 }' "$ANSWERS" "$FRAMES"
+         END { printf "burst: %d answered; last answer → frame showing it: %.1f ms; %d frames, closest two started %.1f ms apart (flushed %.1f ms apart)\n",
+               last_id, (shown - last_at) / 1000, n, start_gap / 1000, gap / 1000 }' "$ANSWERS" "$FRAMES"
     ;;
 visible)
     start 120 36

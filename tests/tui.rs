@@ -291,8 +291,13 @@ fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
         let frames: Vec<(u64, u64)> = text
             .lines()
             .map(|line| {
-                let (micros, id) = line.split_once(' ').expect("two fields");
-                (micros.parse().unwrap(), id.parse().unwrap())
+                let fields: Vec<u64> = line.split(' ').map(|f| f.parse().unwrap()).collect();
+                assert_eq!(fields.len(), 3, "flushed, id, started: {line}");
+                assert!(
+                    fields[2] <= fields[0],
+                    "started after it was flushed: {line}"
+                );
+                (fields[0], fields[1])
             })
             .collect();
         if frames.last().is_some_and(|&(_, id)| id == 2) {

@@ -1,7 +1,8 @@
 //! A measurement hook: with `PIPETOP_FRAME_LOG=FILE` set, the TUI appends one line per frame it
-//! has drawn and flushed to the terminal, `<unix micros> <highest delivery id applied>`, so a
-//! benchmark can tell when each delivery became visible and how often frames were drawn (see
-//! BENCHMARKS.md). Unset, nothing is opened and nothing is written.
+//! has drawn and flushed to the terminal, `<unix micros flushed> <highest delivery id applied>
+//! <unix micros started>`, so a benchmark can tell when each delivery became visible and how far
+//! apart frames were started (see BENCHMARKS.md). Unset, nothing is opened and nothing is
+//! written.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -43,13 +44,14 @@ impl FrameLog {
         })
     }
 
-    /// Records a frame that has just reached the terminal. Written through at once, so the
-    /// file is complete even if pipetop is killed, at one small write per frame.
-    pub fn record(&mut self, highest_delivery: u64) -> std::io::Result<()> {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros());
-        writeln!(self.out, "{micros} {highest_delivery}")?;
+    /// Records a frame, started at `started`, that has just reached the terminal. Written
+    /// through at once, so the file is complete even if pipetop is killed, at one small write
+    /// per frame.
+    pub fn record(&mut self, highest_delivery: u64, started: SystemTime) -> std::io::Result<()> {
+        let micros = |at: SystemTime| at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        let flushed = micros(SystemTime::now());
+        let started = micros(started);
+        writeln!(self.out, "{flushed} {highest_delivery} {started}")?;
         self.out.flush()
     }
 }
@@ -64,8 +66,9 @@ mod tests {
         let path = dir.path().join("frames.log");
         std::fs::write(&path, "1 0\n").unwrap();
         let mut log = FrameLog::open(&path).unwrap();
-        log.record(0).unwrap();
-        log.record(42).unwrap();
+        let started = SystemTime::now();
+        log.record(0, started).unwrap();
+        log.record(42, SystemTime::now()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -78,6 +81,11 @@ mod tests {
         assert_eq!(fields[1][1], 42);
         assert!(fields[0][0] > 1_600_000_000_000_000, "{text}");
         assert!(fields[0][0] <= fields[1][0], "{text}");
+        assert!(
+            fields[0][2] <= fields[0][0],
+            "started after it was flushed: {text}"
+        );
+        assert!(fields[0][2] <= fields[1][2], "{text}");
     }
 
     #[test]

@@ -87,10 +87,11 @@ pub async fn run(
         if dirty && last_frame.elapsed() >= FRAME {
             // Frames are spaced from start to start, so drawing time does not add to latency.
             last_frame = Instant::now();
+            let started = std::time::SystemTime::now();
             let clock = widgets::Clock::local();
             terminal.draw(|frame| widgets::draw(frame, &monitor, &view, &context, &clock))?;
             if let Some(log) = &mut frame_log {
-                log.record(highest_delivery)?;
+                log.record(highest_delivery, started)?;
             }
             dirty = false;
         }
