@@ -448,6 +448,32 @@ mod tests {
         })
     }
 
+    /// 16 tasks sending 50 deliveries each, each task collecting the ids it was answered with.
+    fn send_concurrently(handoff: &Arc<Handoff>) -> Vec<tokio::task::JoinHandle<Vec<u64>>> {
+        (0..16)
+            .map(|_| {
+                let handoff = Arc::clone(handoff);
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..50 {
+                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
+                    }
+                    ids
+                })
+            })
+            .collect()
+    }
+
+    /// Every id the senders were answered with, sorted.
+    async fn answered_ids(senders: Vec<tokio::task::JoinHandle<Vec<u64>>>) -> Vec<u64> {
+        let mut answered = Vec::new();
+        for sender in senders {
+            answered.extend(sender.await.unwrap());
+        }
+        answered.sort_unstable();
+        answered
+    }
+
     #[tokio::test]
     async fn ids_resume_from_the_given_value_in_channel_order() {
         let (tx, mut rx) = mpsc::channel(8);
@@ -546,24 +572,8 @@ mod tests {
             recent: Vec::new(),
         });
         let handoff = Arc::new(handoff);
-        let senders: Vec<_> = (0..16)
-            .map(|_| {
-                let handoff = Arc::clone(&handoff);
-                tokio::spawn(async move {
-                    let mut ids = Vec::new();
-                    for _ in 0..50 {
-                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
-                    }
-                    ids
-                })
-            })
-            .collect();
-        let mut answered = Vec::new();
-        for sender in senders {
-            answered.extend(sender.await.unwrap());
-        }
-        answered.sort_unstable();
-        assert_eq!(answered, (1..=800).collect::<Vec<_>>());
+        let senders = send_concurrently(&handoff);
+        assert_eq!(answered_ids(senders).await, (1..=800).collect::<Vec<_>>());
         for id in 1..=800 {
             assert_eq!(id_of(rx.recv().await), id);
         }
@@ -587,27 +597,11 @@ mod tests {
         // A channel smaller than the number of senders, so they also wait for room.
         let (tx, mut rx) = mpsc::channel(4);
         let handoff = Arc::new(Handoff::new(tx, 1));
-        let senders: Vec<_> = (0..16)
-            .map(|_| {
-                let handoff = Arc::clone(&handoff);
-                tokio::spawn(async move {
-                    let mut ids = Vec::new();
-                    for _ in 0..50 {
-                        ids.push(handoff.accept(draft(), None).await.unwrap().id);
-                    }
-                    ids
-                })
-            })
-            .collect();
+        let senders = send_concurrently(&handoff);
         for id in 1..=800 {
             assert_eq!(id_of(rx.recv().await), id);
         }
-        let mut answered = Vec::new();
-        for sender in senders {
-            answered.extend(sender.await.unwrap());
-        }
-        answered.sort_unstable();
-        assert_eq!(answered, (1..=800).collect::<Vec<_>>());
+        assert_eq!(answered_ids(senders).await, (1..=800).collect::<Vec<_>>());
         assert_eq!(handoff.last_id(), 800);
     }
 
