@@ -20,7 +20,7 @@ mod common;
 
 use bytes::Bytes;
 use clap::Parser;
-use common::Rng;
+use common::{Event, Rng};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -29,7 +29,6 @@ use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use pipetop::gitee::sign;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -531,28 +530,17 @@ impl Fleet {
         let commit = (self.rng.next(), self.rng.next(), self.rng.next() as u32);
         let upstream = self.rng.next().is_multiple_of(10);
 
-        let body = &mut self.body;
-        body.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(
-            body,
-            r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
-            commit.0,
-            commit.1,
-            commit.2,
-            id = 255_000 + pipeline,
-        );
-        if upstream {
-            let _ = write!(
-                body,
-                r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
-                commit.0,
-                up = build / 2,
-            );
+        Event {
+            pipeline,
+            stage,
+            job,
+            code,
+            name,
+            build,
+            commit,
+            upstream,
         }
-        body.push_str(
-            r#"],"globalParams":[{"key":"DEPLOY_ENV","value":"staging"},{"key":"REGION","value":"cn-east-2"}]}"#,
-        );
+        .write_body(&mut self.body);
     }
 }
 

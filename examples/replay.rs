@@ -18,14 +18,13 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::Rng;
+use common::{Event, Rng};
 use pipetop::gitee::{Auth, parse_notification};
 use pipetop::ingest::guard::Fingerprint;
 use pipetop::ingest::journal::{self, Journal};
 use pipetop::ingest::replay::{self, Progress};
 use pipetop::ingest::{Delivery, Ingest};
 use pipetop::monitor::Monitor;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -93,23 +92,17 @@ fn body(rng: &mut Rng, per_pipeline: &mut [u64]) -> String {
         commit_rng.next() as u32,
     );
     let mut body = String::with_capacity(1024);
-    // Writing into a String cannot fail.
-    let _ = write!(
-        body,
-        r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
-        commit.0, commit.1, commit.2,
-    );
-    if commit_rng.next().is_multiple_of(10) {
-        let _ = write!(
-            body,
-            r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
-            commit.0,
-            up = build / 2,
-        );
+    Event {
+        pipeline,
+        stage,
+        job,
+        code,
+        name,
+        build,
+        commit,
+        upstream: commit_rng.next().is_multiple_of(10),
     }
-    body.push_str(
-        r#"],"globalParams":[{"key":"DEPLOY_ENV","value":"staging"},{"key":"REGION","value":"cn-east-2"}]}"#,
-    );
+    .write_body(&mut body);
     body
 }
 

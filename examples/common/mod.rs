@@ -1,5 +1,7 @@
-//! What the measurement tools (`loadgen`, `replay`) share: a cheap repeatable generator and the
-//! status codes weighted the way job changes arrive.
+//! What the measurement tools (`loadgen`, `replay`) share: a cheap repeatable generator, the
+//! status codes weighted the way job changes arrive, and the notification body they send.
+
+use std::fmt::Write as _;
 
 /// Status codes weighted the way job changes arrive: most are a job starting or finishing well.
 /// Each is (code, statusName, weight).
@@ -41,5 +43,55 @@ impl Rng {
                 hit
             })
             .map_or(("SUCC", "Success"), |s| (s.0, s.1))
+    }
+}
+
+/// What varies from one generated notification to the next.
+pub struct Event<'a> {
+    pub pipeline: u64,
+    pub stage: &'a str,
+    pub job: &'a str,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub build: u64,
+    /// The parts of a 40-digit commit id.
+    pub commit: (u64, u64, u32),
+    /// Also triggered by an upstream pipeline, with `upParams` as a JSON string.
+    pub upstream: bool,
+}
+
+impl Event<'_> {
+    /// The notification body, about 600 bytes, written over `body`: a job of pipeline
+    /// `service-N-ci` (id 255000 + N) from a Gitee repository, and two global parameters.
+    pub fn write_body(&self, body: &mut String) {
+        let Event {
+            pipeline,
+            stage,
+            job,
+            code,
+            name,
+            build,
+            commit,
+            upstream,
+        } = *self;
+        let id = 255_000 + pipeline;
+        body.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(
+            body,
+            r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
+            commit.0, commit.1, commit.2,
+        );
+        if upstream {
+            let _ = write!(
+                body,
+                r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
+                commit.0,
+                up = build / 2,
+            );
+        }
+        body.push_str(
+            r#"],"globalParams":[{"key":"DEPLOY_ENV","value":"staging"},{"key":"REGION","value":"cn-east-2"}]}"#,
+        );
     }
 }
