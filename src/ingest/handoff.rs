@@ -41,6 +41,20 @@ pub struct Draft {
     pub notification: Notification,
 }
 
+impl Draft {
+    /// The delivery this draft becomes once it has an id.
+    fn numbered(self, id: u64) -> Delivery {
+        Delivery {
+            id,
+            received_at: self.received_at,
+            sent_at: self.sent_at,
+            auth: self.auth,
+            repaired: self.repaired,
+            notification: self.notification,
+        }
+    }
+}
+
 /// A delivery that was handed on, or had been before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
@@ -119,7 +133,7 @@ impl Stopped {
 struct Job {
     draft: Draft,
     fingerprint: Option<Fingerprint>,
-    /// The journal line, when there is a journal.
+    /// The journal line, serialized on the request's task.
     line: Unnumbered,
     reply: oneshot::Sender<Result<Accepted, HandoffError>>,
 }
@@ -222,14 +236,7 @@ impl Handoff {
         // delivery, and its id must not be used up.
         let permit = self.out.reserve().await.map_err(|_| HandoffError::Closed)?;
         let now = Utc::now();
-        let mut delivery = Delivery {
-            id: 0,
-            received_at: draft.received_at,
-            sent_at: draft.sent_at,
-            auth: draft.auth,
-            repaired: draft.repaired,
-            notification: draft.notification,
-        };
+        let mut delivery = draft.numbered(0);
         let mut numbering = numbering.lock().unwrap_or_else(PoisonError::into_inner);
         let verdict = match &fingerprint {
             Some(fingerprint) => numbering.guard.check(fingerprint, now),
@@ -330,15 +337,7 @@ impl Writer {
                 Verdict::Duplicate(id) => Outcome::Duplicate(id),
                 Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
                 Verdict::New => {
-                    let draft = job.draft;
-                    let delivery = Delivery {
-                        id: next_id,
-                        received_at: draft.received_at,
-                        sent_at: draft.sent_at,
-                        auth: draft.auth,
-                        repaired: draft.repaired,
-                        notification: draft.notification,
-                    };
+                    let delivery = job.draft.numbered(next_id);
                     job.line.write_numbered(next_id, &mut lines);
                     if let Some(fingerprint) = job.fingerprint {
                         self.guard.record(fingerprint, next_id, now);
