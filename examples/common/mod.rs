@@ -65,28 +65,21 @@ impl Event<'_> {
     /// `service-N-ci` (id 255000 + N) from a Gitee repository, and two global parameters.
     pub fn write_body(&self, body: &mut String) {
         let Event {
-            pipeline,
-            stage,
-            job,
-            code,
-            name,
-            build,
-            commit,
-            upstream,
+            pipeline, build, ..
         } = *self;
         let id = 255_000 + pipeline;
         body.clear();
         // Writing into a String cannot fail.
         let _ = write!(
             body,
-            r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{stage}","jobName":"{job}","buildNumber":{build},"statusCode":"{code}","statusName":"{name}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
-            commit.0, commit.1, commit.2,
+            r#"{{"job":{{"pipelineId":{id},"pipelineName":"service-{pipeline}-ci","stageName":"{}","jobName":"{}","buildNumber":{build},"statusCode":"{}","statusName":"{}","pipelineUrl":"https://e.gitee.com/acme/projects/210455/pipelines/{id}/history/{build}"}},"sources":[{{"sourceType":"GITEE_GO","repoPath":"acme/service-{pipeline}","branch":"master","commitId":"{:016x}{:016x}{:08x}"}}"#,
+            self.stage, self.job, self.code, self.name, self.commit.0, self.commit.1, self.commit.2,
         );
-        if upstream {
+        if self.upstream {
             let _ = write!(
                 body,
                 r#",{{"sourceType":"PIPELINE","buildNumber":{up},"upParams":"{{\"GITEE_REPO\":\"acme/platform\",\"GITEE_BRANCH\":\"master\",\"GITEE_COMMIT\":\"{:016x}\"}}"}}"#,
-                commit.0,
+                self.commit.0,
                 up = build / 2,
             );
         }
