@@ -9,6 +9,8 @@ pub mod heap;
 pub mod ingest;
 pub mod monitor;
 pub mod send;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod text;
 pub mod tui;
 

@@ -81,7 +81,7 @@ impl fmt::Display for StatusCode {
 /// What a status code means. The documentation lists SUCC, FAIL, CANCEL and SKIP; a sister
 /// product with the same schema adds RUNNING, WAITING, CANCELLING and UNKOWN (sic). Anything
 /// else is [`Status::Unknown`], and the raw code and `statusName` stay available for display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Success,
@@ -349,6 +349,43 @@ impl UpParamsForm {
             UpParamsForm::Object => "JSON object",
             UpParamsForm::Unescaped => "unescaped quotes, repaired",
             UpParamsForm::Text => "plain text",
+        }
+    }
+}
+
+/// How each source's `upParams` arrived, in order, or nothing when no source has any. Sources
+/// always serialize their parameters as an object, so whatever stores sources keeps this beside
+/// them and gives it back to [`restore_up_params_forms`] when reading them.
+pub fn up_params_forms(sources: &[Source]) -> Vec<Option<UpParamsForm>> {
+    let forms: Vec<Option<UpParamsForm>> = sources
+        .iter()
+        .map(|source| match source {
+            Source::Pipeline {
+                up_params: Some(up),
+                ..
+            } => Some(up.form),
+            _ => None,
+        })
+        .collect();
+    if forms.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        forms
+    }
+}
+
+/// Puts back the forms [`up_params_forms`] took from the same sources.
+pub fn restore_up_params_forms(sources: &mut [Source], forms: Vec<Option<UpParamsForm>>) {
+    for (source, form) in sources.iter_mut().zip(forms) {
+        if let (
+            Source::Pipeline {
+                up_params: Some(up),
+                ..
+            },
+            Some(form),
+        ) = (source, form)
+        {
+            up.form = form;
         }
     }
 }

@@ -26,7 +26,8 @@
 
 use super::guard::{self, Fingerprint};
 use super::{Delivery, rfc3339};
-use crate::gitee::{Auth, Notification, Source, UpParamsForm};
+use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
+use crate::gitee::{Auth, Notification, UpParamsForm};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::VecDeque;
@@ -888,22 +889,7 @@ impl Unnumbered {
         notification: &Notification,
         fingerprint: Option<&Fingerprint>,
     ) -> serde_json::Result<Unnumbered> {
-        let forms: Vec<Option<UpParamsForm>> = notification
-            .sources
-            .iter()
-            .map(|source| match source {
-                Source::Pipeline {
-                    up_params: Some(up),
-                    ..
-                } => Some(up.form),
-                _ => None,
-            })
-            .collect();
-        let forms = if forms.iter().all(Option::is_none) {
-            Vec::new()
-        } else {
-            forms
-        };
+        let forms = up_params_forms(&notification.sources);
         let entry = EntryOut {
             received_at,
             sent_at,
@@ -951,18 +937,7 @@ pub fn parse_line(line: &[u8]) -> serde_json::Result<Delivery> {
         Err(_) => serde_json::from_slice(line)?,
     };
     let mut notification = entry.notification;
-    for (source, form) in notification.sources.iter_mut().zip(entry.forms) {
-        if let (
-            Source::Pipeline {
-                up_params: Some(up),
-                ..
-            },
-            Some(form),
-        ) = (source, form)
-        {
-            up.form = form;
-        }
-    }
+    restore_up_params_forms(&mut notification.sources, entry.forms);
     Ok(Delivery {
         id: entry.id,
         received_at: entry.received_at,

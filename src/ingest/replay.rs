@@ -138,8 +138,9 @@ mod tests {
     use crate::gitee::{Auth, Notification};
     use crate::ingest::Delivery;
     use crate::ingest::journal::Journal;
-    use crate::monitor::{Filter, Limits, Monitor};
-    use chrono::{DateTime, Utc};
+    use crate::monitor::{Limits, Monitor};
+    use crate::testing::{state, varied};
+    use chrono::Utc;
 
     fn delivery(id: u64) -> Delivery {
         Delivery {
@@ -150,91 +151,6 @@ mod tests {
             repaired: false,
             notification: Notification::default(),
         }
-    }
-
-    /// Everything the screen can show of a monitor, in a form two monitors can be compared by.
-    fn state(monitor: &Monitor) -> String {
-        let everything = Filter::default();
-        let pipelines: Vec<_> = monitor.pipelines(&everything).collect();
-        let log: Vec<_> = monitor.log().entries().collect();
-        format!(
-            "{pipelines:#?}\n{log:#?}\n{:?} {:?} {} {} {}",
-            monitor.totals(),
-            monitor.pipeline_counts(),
-            monitor.run_total(),
-            monitor.job_total(),
-            monitor.generation(),
-        )
-    }
-
-    /// Varied deliveries: a few pipelines by id or by name only, builds that move on and come
-    /// back late, resends, sender clocks that go back, sources and parameters that change
-    /// within a run, upstream pipelines, and the same id twice.
-    fn varied(count: u64) -> Vec<Delivery> {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
-        let codes = [
-            "RUNNING", "SUCC", "FAIL", "WAITING", "CANCEL", "SKIP", "UNKOWN",
-        ];
-        let mut deliveries: Vec<Delivery> = Vec::new();
-        for id in 1..=count {
-            let pipeline = next(7);
-            let key = match pipeline {
-                0 => String::new(),
-                1 => r#""pipelineName":"by name","#.to_owned(),
-                n => format!(r#""pipelineId":{n},"pipelineName":"p{n}","#),
-            };
-            let build = id / 40 + next(3);
-            let code = codes[next(codes.len() as u64) as usize];
-            let sources = match next(4) {
-                0 => String::new(),
-                1 => format!(
-                    r#"{{"sourceType":"GITEE_GO","repoPath":"acme/p{pipeline}","branch":"main","commitId":"c{}"}}"#,
-                    build + next(2)
-                ),
-                2 => format!(
-                    r#"{{"sourceType":"PIPELINE","buildNumber":{build},"upParams":"{{\"A\":\"{}\"}}"}}"#,
-                    next(2)
-                ),
-                _ => format!(
-                    r#"{{"sourceType":"GITEE_GO","repoPath":"acme/p{pipeline}","branch":"main","commitId":"c{build}"}}"#
-                ),
-            };
-            let params = if next(3) == 0 {
-                ""
-            } else {
-                r#"{"key":"ENV","value":"staging"}"#
-            };
-            let body = format!(
-                r#"{{"job":{{{key}"stageName":"s{}","jobName":"j{}","buildNumber":{build},"statusCode":"{code}","statusName":"{code}","pipelineUrl":"https://e.example/{pipeline}/{build}"}},"sources":[{sources}],"globalParams":[{params}]}}"#,
-                next(3),
-                next(4),
-            );
-            let parsed = crate::gitee::parse_notification(body.as_bytes()).unwrap();
-            let received_at =
-                DateTime::from_timestamp_millis(1_700_000_000_000 + id as i64 * 1000).unwrap();
-            let sent_back = next(3) as i64 * 5_000;
-            deliveries.push(Delivery {
-                // Now and then the same id comes twice.
-                id: if next(50) == 0 {
-                    id.saturating_sub(1).max(1)
-                } else {
-                    id
-                },
-                received_at,
-                sent_at: (next(5) != 0)
-                    .then(|| received_at - chrono::TimeDelta::milliseconds(sent_back)),
-                auth: Auth::Signature,
-                repaired: false,
-                notification: parsed.notification,
-            });
-        }
-        deliveries
     }
 
     #[test]

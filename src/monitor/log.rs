@@ -4,13 +4,14 @@ use super::filter::{Matcher, StatusFilter};
 use super::model::{Checkout, Effect, PipelineKey};
 use crate::gitee::Status;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// One line of the event log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEntry {
     /// Increases by one per entry, so the TUI can keep its scroll anchored while entries arrive
     /// and old ones fall off the front.
@@ -20,14 +21,14 @@ pub struct LogEntry {
     pub event: LogEvent,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LogEvent {
     Accepted(AcceptedEntry),
     Rejected(RejectedEntry),
 }
 
 /// An accepted delivery, as it read and what it did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AcceptedEntry {
     pub delivery_id: u64,
     pub pipeline: PipelineKey,
@@ -61,7 +62,7 @@ impl AcceptedEntry {
 }
 
 /// A refused request: the HTTP status it was answered with, why, and who sent it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RejectedEntry {
     pub status: u16,
     pub reason: Box<str>,
@@ -95,10 +96,12 @@ impl LogEntry {
 }
 
 /// The ring itself, plus the delivery ids it holds so the same delivery is never logged twice.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct EventLog {
     entries: VecDeque<LogEntry>,
     capacity: usize,
+    /// Made again from the entries when a saved log is read back.
+    #[serde(skip)]
     delivery_ids: HashSet<u64, BuildHasherDefault<IdHasher>>,
     next_seq: u64,
 }
@@ -136,6 +139,19 @@ impl EventLog {
 
     pub(crate) fn contains_delivery(&self, id: u64) -> bool {
         self.delivery_ids.contains(&id)
+    }
+
+    /// A log read back from a snapshot, knowing its delivery ids again. Its names and
+    /// checkouts go through `share`, so they are shared as a live log's are.
+    pub(crate) fn restored(mut self, mut share: impl FnMut(&mut AcceptedEntry)) -> EventLog {
+        self.delivery_ids.clear();
+        for entry in &mut self.entries {
+            if let LogEvent::Accepted(accepted) = &mut entry.event {
+                self.delivery_ids.insert(accepted.delivery_id);
+                share(accepted);
+            }
+        }
+        self
     }
 
     pub(crate) fn push(&mut self, at: DateTime<Utc>, event: LogEvent) {

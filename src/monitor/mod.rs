@@ -8,6 +8,7 @@
 mod filter;
 mod log;
 mod model;
+mod snapshot;
 
 pub use filter::{Filter, PipelineList, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, RejectedEntry};
@@ -15,11 +16,14 @@ pub use model::{
     Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
+pub use snapshot::{RestoreError, SNAPSHOT_FORMAT};
 
 use crate::gitee::Status;
 use crate::ingest::{Delivery, Ingest, Rejection};
+use chrono::{DateTime, Utc};
 use filter::Matcher;
 use model::{JobUpdate, Names};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -37,7 +41,7 @@ use std::sync::Arc;
 /// (BENCHMARKS.md). The cost: past 5,000 busy pipelines the least recently active ones are
 /// forgotten. Showing 10,000 pipelines with 20-job runs at once needs `pipelines` and `runs`
 /// raised to 10,000 and `jobs` to 200,000.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Pipelines kept; a new one evicts the least recently active.
     pub pipelines: usize,
@@ -112,7 +116,7 @@ impl Applied {
 }
 
 /// Counters since start, for the header.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub accepted: u64,
     pub rejected: u64,
@@ -142,6 +146,15 @@ pub struct Monitor {
     totals: Totals,
     clock: u64,
     generation: u64,
+    last_delivery: Option<LastDelivery>,
+}
+
+/// The accepted delivery with the highest id applied: every delivery up to it has been, in
+/// id order, so a journal read from just after it brings the monitor up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDelivery {
+    pub id: u64,
+    pub received_at: DateTime<Utc>,
 }
 
 impl Default for Monitor {
@@ -166,11 +179,17 @@ impl Monitor {
             totals: Totals::default(),
             clock: 0,
             generation: 0,
+            last_delivery: None,
         }
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The accepted delivery with the highest id applied, if any was.
+    pub fn last_delivery(&self) -> Option<LastDelivery> {
+        self.last_delivery
     }
 
     /// Takes in one accepted or rejected delivery. Rejections only add to the log.
@@ -201,6 +220,12 @@ impl Monitor {
     }
 
     fn accept(&mut self, delivery: &Arc<Delivery>) -> Applied {
+        if self.last_delivery.is_none_or(|last| delivery.id > last.id) {
+            self.last_delivery = Some(LastDelivery {
+                id: delivery.id,
+                received_at: delivery.received_at,
+            });
+        }
         if self.log.contains_delivery(delivery.id) {
             self.totals.repeated += 1;
             return Applied::default();

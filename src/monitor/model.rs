@@ -5,16 +5,18 @@
 //! [`Monitor::apply`](super::Monitor::apply); the TUI reads it through the getters.
 
 use super::Limits;
-use crate::gitee::{Auth, GlobalParam, Source, Status};
+use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
+use crate::gitee::{Auth, GlobalParam, Source, Status, UpParamsForm};
 use crate::ingest::Delivery;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 /// Which pipeline an event belongs to: Gitee's `pipelineId` when sent, else the pipeline's
 /// name, else one shared bucket for events that name no pipeline at all.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PipelineKey {
     Id(u64),
     Name(Arc<str>),
@@ -32,7 +34,7 @@ impl fmt::Display for PipelineKey {
 }
 
 /// How many of each status: pipelines per derived status for the header, or jobs of a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCounts([usize; Status::ALL.len()]);
 
 impl StatusCounts {
@@ -124,7 +126,7 @@ impl fmt::Display for StageProgress {
 }
 
 /// One pipeline and its most recent runs, keyed by build number.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pipeline {
     key: PipelineKey,
     name: Option<Arc<str>>,
@@ -226,6 +228,32 @@ impl Pipeline {
         true
     }
 
+    /// After reading a snapshot: names, checkouts and URLs shared again as applying events
+    /// shares them, so a restored monitor takes no more memory than the one that was saved.
+    pub(crate) fn reshare(&mut self, names: &mut Names, checkouts: &mut Checkouts) {
+        if let PipelineKey::Name(name) = &mut self.key {
+            *name = names.get(name);
+        }
+        names.share(&mut self.name);
+        for run in &mut self.runs {
+            run.checkouts = checkouts.share(&run.checkouts);
+            for stage in &mut run.stages {
+                names.share(&mut stage.name);
+                let first_url = stage.jobs.first().and_then(|job| job.pipeline_url.clone());
+                for job in &mut stage.jobs {
+                    names.share(&mut job.name);
+                    names.share(&mut job.code);
+                    names.share(&mut job.status_name);
+                    if let (Some(first), Some(url)) = (&first_url, &job.pipeline_url)
+                        && first == url
+                    {
+                        job.pipeline_url = Some(Arc::clone(first));
+                    }
+                }
+            }
+        }
+    }
+
     /// Drops the oldest run unless it is the only one; returns how many jobs went with it.
     pub(crate) fn drop_oldest_run(&mut self) -> Option<usize> {
         if self.runs.len() < 2 {
@@ -272,7 +300,7 @@ impl Pipeline {
 }
 
 /// One build of a pipeline: its stages in the order they were first seen.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     build: Option<u64>,
     stages: Vec<Stage>,
@@ -495,6 +523,58 @@ impl RunContext {
     }
 }
 
+/// Sources always write `upParams` as an object, so how each arrived is kept beside them, as
+/// the journal does.
+impl Serialize for RunContext {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ContextOut {
+            delivery_id: self.delivery_id,
+            auth: self.auth,
+            repaired: self.repaired,
+            sources: &self.sources,
+            forms: up_params_forms(&self.sources),
+            global_params: &self.global_params,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunContext {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut context = ContextIn::deserialize(deserializer)?;
+        restore_up_params_forms(&mut context.sources, context.forms);
+        Ok(RunContext {
+            delivery_id: context.delivery_id,
+            auth: context.auth,
+            repaired: context.repaired,
+            sources: context.sources,
+            global_params: context.global_params,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct ContextOut<'a> {
+    delivery_id: u64,
+    auth: Auth,
+    repaired: bool,
+    sources: &'a [Source],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forms: Vec<Option<UpParamsForm>>,
+    global_params: &'a [GlobalParam],
+}
+
+#[derive(Deserialize)]
+struct ContextIn {
+    delivery_id: u64,
+    auth: Auth,
+    repaired: bool,
+    sources: Vec<Source>,
+    #[serde(default)]
+    forms: Vec<Option<UpParamsForm>>,
+    global_params: Vec<GlobalParam>,
+}
+
 /// Whether `delivery` should replace `context` as the run's description: it carries sources or
 /// globalParams, and they differ (an event that lost them does not erase what is known).
 fn describes_more(delivery: &Delivery, context: &RunContext) -> bool {
@@ -505,7 +585,7 @@ fn describes_more(delivery: &Delivery, context: &RunContext) -> bool {
 
 /// What search looks at in a `GITEE_GO` source. Small, so a log entry can keep it after its
 /// run is gone without keeping the whole delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Checkout {
     pub repo_path: Option<Box<str>>,
     pub branch: Option<Box<str>>,
@@ -538,8 +618,23 @@ pub(crate) fn checkouts(sources: &[Source], max_chars: usize) -> Arc<[Checkout]>
         .collect()
 }
 
+/// Checkouts read back from a snapshot, each distinct list kept once, as runs and the log
+/// entries of their events share them while events are applied.
+#[derive(Default)]
+pub(crate) struct Checkouts(foldhash::HashSet<Arc<[Checkout]>>);
+
+impl Checkouts {
+    pub fn share(&mut self, checkouts: &Arc<[Checkout]>) -> Arc<[Checkout]> {
+        if let Some(known) = self.0.get(&**checkouts) {
+            return Arc::clone(known);
+        }
+        self.0.insert(Arc::clone(checkouts));
+        Arc::clone(checkouts)
+    }
+}
+
 /// The jobs of one stage, in first-seen order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stage {
     name: Option<Arc<str>>,
     jobs: Vec<JobState>,
@@ -572,7 +667,7 @@ impl Stage {
 }
 
 /// A job's latest known status in one run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobState {
     name: Option<Arc<str>>,
     status: Status,
@@ -703,7 +798,7 @@ impl Outcome {
 }
 
 /// What an accepted event did, as the event log shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
     /// The job's status changed (or the job is new).
     Updated,
@@ -716,7 +811,7 @@ pub enum Effect {
     Dropped(DropReason),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DropReason {
     /// The build is older than every run kept for the pipeline, which is full.
     OldBuild,
@@ -792,6 +887,13 @@ impl Names {
             self.set.insert(name.clone());
         }
         name
+    }
+
+    /// Replaces `name` with the copy this set shares, if it has one or can take it.
+    pub fn share(&mut self, name: &mut Option<Arc<str>>) {
+        if let Some(name) = name {
+            *name = self.get(name);
+        }
     }
 }
 

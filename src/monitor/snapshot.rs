@@ -1,0 +1,270 @@
+//! The monitor written out whole and read back, so a restart can show the screen as it was
+//! without applying every delivery in the journal again: reading the snapshot costs what the
+//! monitor holds (bounded by [`Limits`]), not what the journal holds.
+//!
+//! A snapshot is one JSON document. Everything that can be derived is left out and made again
+//! on reading: the index of pipelines, the per-status and total counts, the log's delivery ids,
+//! and the sharing of names, URLs and checkouts.
+
+use super::log::EventLog;
+use super::model::{Checkouts, Names, Pipeline};
+use super::{LastDelivery, Limits, Monitor, StatusCounts, Totals};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Changes whenever what a snapshot holds changes; a snapshot of another format is not read.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// Why a snapshot was not used; each message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("it is not a pipetop snapshot this version can read ({0})")]
+    Unreadable(serde_json::Error),
+    #[error(
+        "it was written by a pipetop with snapshot format {found}, and this one reads {SNAPSHOT_FORMAT}"
+    )]
+    Format { found: u32 },
+    #[error("it was made with other limits than this pipetop's")]
+    Limits,
+    #[error("it does not hold together (pipeline {0} is out of place)")]
+    Inconsistent(u64),
+}
+
+#[derive(Serialize)]
+struct Out<'a> {
+    format: u32,
+    limits: &'a Limits,
+    last_delivery: Option<LastDelivery>,
+    totals: &'a Totals,
+    clock: u64,
+    generation: u64,
+    pipelines: &'a BTreeMap<u64, Pipeline>,
+    log: &'a EventLog,
+}
+
+#[derive(Deserialize)]
+struct In {
+    limits: Limits,
+    last_delivery: Option<LastDelivery>,
+    totals: Totals,
+    clock: u64,
+    generation: u64,
+    pipelines: BTreeMap<u64, Pipeline>,
+    log: EventLog,
+}
+
+/// Just the format, read first, so a snapshot from another version is named as such rather
+/// than as whatever field it lacks.
+#[derive(Deserialize)]
+struct Format {
+    format: u32,
+}
+
+impl Monitor {
+    /// Writes everything the monitor knows as one JSON document.
+    pub fn save(&self, out: impl std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(
+            out,
+            &Out {
+                format: SNAPSHOT_FORMAT,
+                limits: &self.limits,
+                last_delivery: self.last_delivery,
+                totals: &self.totals,
+                clock: self.clock,
+                generation: self.generation,
+                pipelines: &self.pipelines,
+                log: &self.log,
+            },
+        )
+    }
+
+    /// Reads back what [`Monitor::save`] wrote, for a monitor with these `limits`: the same
+    /// monitor, which applying further deliveries changes as it would have changed the saved one.
+    pub fn restore(bytes: &[u8], limits: Limits) -> Result<Monitor, RestoreError> {
+        let format: Format = serde_json::from_slice(bytes).map_err(RestoreError::Unreadable)?;
+        if format.format != SNAPSHOT_FORMAT {
+            return Err(RestoreError::Format {
+                found: format.format,
+            });
+        }
+        let saved: In = serde_json::from_slice(bytes).map_err(RestoreError::Unreadable)?;
+        let limits = limits.sane();
+        if saved.limits != limits {
+            return Err(RestoreError::Limits);
+        }
+        let mut monitor = Monitor::new(limits);
+        let mut names = Names::new(monitor.limits.text);
+        let mut checkouts = Checkouts::default();
+        let mut pipelines = saved.pipelines;
+        if let Some((&activity, _)) = pipelines
+            .iter()
+            .find(|(activity, pipeline)| **activity != pipeline.activity)
+        {
+            return Err(RestoreError::Inconsistent(activity));
+        }
+        let mut counts = StatusCounts::default();
+        for (&activity, pipeline) in &mut pipelines {
+            pipeline.reshare(&mut names, &mut checkouts);
+            monitor.index.insert(pipeline.key().clone(), activity);
+            monitor.runs += pipeline.runs().len();
+            monitor.jobs += pipeline.job_count();
+            counts.add(pipeline.status());
+        }
+        monitor.log = saved.log.restored(|entry| {
+            if let super::PipelineKey::Name(name) = &mut entry.pipeline {
+                *name = names.get(name);
+            }
+            names.share(&mut entry.pipeline_name);
+            names.share(&mut entry.stage);
+            names.share(&mut entry.job);
+            names.share(&mut entry.code);
+            names.share(&mut entry.status_name);
+            entry.checkouts = checkouts.share(&entry.checkouts);
+        });
+        monitor.pipelines = pipelines;
+        monitor.pipeline_counts = counts;
+        monitor.names = names;
+        monitor.totals = saved.totals;
+        monitor.clock = saved.clock;
+        monitor.generation = saved.generation;
+        monitor.last_delivery = saved.last_delivery;
+        Ok(monitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{Ingest, Rejection};
+    use crate::testing::{state, varied};
+    use std::sync::Arc;
+
+    fn limits() -> Limits {
+        Limits {
+            pipelines: 5,
+            runs_per_pipeline: 3,
+            stages_per_run: 2,
+            jobs_per_stage: 3,
+            runs: 8,
+            jobs: 40,
+            log: 300,
+            ..Limits::default()
+        }
+    }
+
+    /// Accepted deliveries with a rejection now and then, as the screen sees them.
+    fn traffic(count: u64) -> Vec<Ingest> {
+        let mut traffic = Vec::new();
+        for delivery in varied(count) {
+            if delivery.id % 97 == 0 {
+                traffic.push(Ingest::Rejected(Rejection {
+                    received_at: delivery.received_at,
+                    status: 401,
+                    reason: "X-Gitee-Token is not the signature of X-Gitee-Timestamp".into(),
+                    peer: Some("127.0.0.1:4242".parse().unwrap()),
+                }));
+            }
+            traffic.push(Ingest::Accepted(Arc::new(delivery)));
+        }
+        traffic
+    }
+
+    fn saved(monitor: &Monitor) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        monitor.save(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_restored_monitor_shows_what_was_saved_and_goes_on_as_the_saved_one_would() {
+        let traffic = traffic(4000);
+        let (before, after) = traffic.split_at(traffic.len() / 2);
+        let mut live = Monitor::new(limits());
+        for ingest in before {
+            live.apply(ingest);
+        }
+        let mut restored = Monitor::restore(&saved(&live), limits()).unwrap();
+        assert_eq!(state(&restored), state(&live));
+        assert_eq!(restored.last_delivery(), live.last_delivery());
+        assert_eq!(saved(&restored), saved(&live));
+
+        for ingest in after {
+            let (a, b) = (live.apply(ingest), restored.apply(ingest));
+            assert_eq!(a, b, "{ingest:?}");
+        }
+        assert_eq!(state(&restored), state(&live));
+        let totals = live.totals();
+        assert!(
+            totals.duplicates > 0 && totals.stale > 0 && totals.dropped > 0 && totals.repeated > 0,
+            "{totals:?}"
+        );
+        assert!(totals.rejected > 0 && live.run_total() > 1 && live.job_total() > 1);
+    }
+
+    #[test]
+    fn restored_names_and_checkouts_are_shared_as_applied_ones_are() {
+        let mut live = Monitor::new(Limits::default());
+        for ingest in traffic(600) {
+            live.apply(&ingest);
+        }
+        let restored = Monitor::restore(&saved(&live), Limits::default()).unwrap();
+        let everything = crate::monitor::Filter::default();
+        // Shared names are one allocation: the same text at the same address.
+        let mut stage_names: Vec<&str> = Vec::new();
+        let mut run_checkouts = Vec::new();
+        for pipeline in restored.pipelines(&everything) {
+            for run in pipeline.runs() {
+                run_checkouts.push(Arc::clone(run.checkouts()));
+                stage_names.extend(run.stages().iter().filter_map(|stage| stage.name()));
+            }
+        }
+        assert!(stage_names.len() > 3);
+        for name in &stage_names {
+            let mut same_text = stage_names.iter().filter(|other| *other == name);
+            assert!(same_text.clone().count() > 1, "{name}");
+            assert!(same_text.all(|other| std::ptr::eq(other.as_ptr(), name.as_ptr())));
+        }
+        let logged = restored
+            .log()
+            .entries()
+            .filter_map(|entry| match &entry.event {
+                crate::monitor::LogEvent::Accepted(accepted) => Some(&accepted.checkouts),
+                crate::monitor::LogEvent::Rejected(_) => None,
+            })
+            .filter(|checkouts| !checkouts.is_empty())
+            .filter(|checkouts| run_checkouts.iter().any(|run| Arc::ptr_eq(run, checkouts)))
+            .count();
+        assert!(logged > 0);
+    }
+
+    #[test]
+    fn another_format_other_limits_or_garbage_is_refused_in_one_sentence() {
+        let mut live = Monitor::new(limits());
+        for ingest in traffic(50) {
+            live.apply(&ingest);
+        }
+        let bytes = saved(&live);
+
+        let other = String::from_utf8(bytes.clone()).unwrap().replacen(
+            "{\"format\":1,",
+            "{\"format\":99,",
+            1,
+        );
+        let err = Monitor::restore(other.as_bytes(), limits()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it was written by a pipetop with snapshot format 99, and this one reads 1"
+        );
+        let err = Monitor::restore(&bytes, Limits::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it was made with other limits than this pipetop's"
+        );
+        let err = Monitor::restore(&bytes[..bytes.len() / 2], limits()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("it is not a pipetop snapshot this version can read (EOF"),
+            "{err}"
+        );
+    }
+}
