@@ -183,6 +183,8 @@ impl Journal {
                 path: previous,
                 file,
                 len: meta.len(),
+                start: 0,
+                after: None,
             });
         }
         // A handle of its own, so reading never moves the appending handle's offset, and
@@ -192,6 +194,8 @@ impl Journal {
             path: path.to_owned(),
             file: reader,
             len: journal.len,
+            start: 0,
+            after: None,
         });
 
         let mut last_id = 0;
@@ -308,12 +312,15 @@ fn whole_lines_len(file: &mut File, len: u64) -> io::Result<u64> {
     Ok(0)
 }
 
-/// One file of history, read up to the length it had when the journal was opened.
+/// One file of history, read up to the length it had when the journal was opened, from
+/// `start`: its beginning, or the end of delivery `after`'s line.
 #[derive(Debug)]
 struct Part {
     path: PathBuf,
     file: File,
     len: u64,
+    start: u64,
+    after: Option<u64>,
 }
 
 /// The last id and the recent fingerprints in a file's end.
@@ -392,11 +399,31 @@ pub struct History {
 impl History {
     /// How many bytes there are to read, for progress.
     pub fn total_bytes(&self) -> u64 {
-        self.parts.iter().map(|part| part.len).sum()
+        self.parts.iter().map(|part| part.len - part.start).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.total_bytes() == 0
+    }
+
+    /// Leaves out delivery `id` and everything before it, for a monitor that has applied them
+    /// (restored from a snapshot). Returns false, leaving the history whole, when the journal
+    /// no longer holds that delivery as received at `received_at`: what came after it cannot
+    /// be told apart then.
+    ///
+    /// Ids only grow along the journal, so the line is found by bisecting the files: a few
+    /// dozen short reads, however long the journal is.
+    pub fn skip_through(&mut self, id: u64, received_at: DateTime<Utc>) -> io::Result<bool> {
+        for index in (0..self.parts.len()).rev() {
+            if let Some(end) = line_end_of(&mut self.parts[index], id, received_at)? {
+                self.parts.drain(..index);
+                let part = &mut self.parts[0];
+                part.start = end;
+                part.after = Some(id);
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The entries in order, one by one, parsed on [`parsers`] threads. Reading does blocking
@@ -434,6 +461,65 @@ impl History {
     }
 }
 
+/// Below this many bytes, bisecting a file for a line gives way to reading it line by line.
+const BISECT_UNTIL: u64 = 64 * 1024;
+
+/// Where the line of delivery `id` ends in `part`, if the part has it and it was received at
+/// `received_at`. Lines that do not read as entries are stepped over.
+fn line_end_of(part: &mut Part, id: u64, received_at: DateTime<Utc>) -> io::Result<Option<u64>> {
+    // The line, if the part has it, starts in [low, high); `low` is always a line's start.
+    let (mut low, mut high) = (0, part.len);
+    while high - low > BISECT_UNTIL {
+        let middle = low + (high - low) / 2;
+        match first_entry(part, middle, high)? {
+            None => high = middle,
+            Some((start, _, entry)) if entry.id > id => high = start,
+            Some((_, end, entry)) if entry.id < id => low = end,
+            Some((_, end, entry)) => return Ok((entry.received_at == received_at).then_some(end)),
+        }
+    }
+    let mut at = low;
+    while let Some((_, end, entry)) = first_entry(part, at, high)? {
+        if entry.id >= id {
+            return Ok((entry.id == id && entry.received_at == received_at).then_some(end));
+        }
+        at = end;
+    }
+    Ok(None)
+}
+
+/// The first line of `part` that starts at or after `from` and before `before` and reads as an
+/// entry: where it starts and ends, and its id and arrival.
+fn first_entry(
+    part: &mut Part,
+    from: u64,
+    before: u64,
+) -> io::Result<Option<(u64, u64, TailEntry)>> {
+    // From the byte before, so a line starting exactly at `from` is not taken for the end of
+    // the one before it.
+    let mut at = from.saturating_sub(1);
+    part.file.seek(SeekFrom::Start(at))?;
+    let mut reader = BufReader::with_capacity(16 * 1024, (&part.file).take(part.len - at));
+    let mut line = Vec::new();
+    if from > 0 {
+        at += reader.read_until(b'\n', &mut line)? as u64;
+    }
+    while at < before {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line)? as u64;
+        if read == 0 {
+            break;
+        }
+        if line.ends_with(b"\n")
+            && let Ok(entry) = serde_json::from_slice::<TailEntry>(&line)
+        {
+            return Ok(Some((at, at + read, entry)));
+        }
+        at += read;
+    }
+    Ok(None)
+}
+
 /// How many threads parse history: every core, as loading history is what a start waits for,
 /// but no more than a few, since the consumer applying the entries needs a core too.
 pub fn parsers() -> usize {
@@ -448,8 +534,10 @@ const CHUNK: usize = 1 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
     path: Arc<Path>,
-    /// The line's number in its file (for [`Why::Unreadable`], the lines read before).
+    /// The line's number in its file (for [`Why::Unreadable`], the lines read before), counted
+    /// from delivery `after`'s line when the file was read from there.
     line: u64,
+    after: Option<u64>,
     why: Why,
 }
 
@@ -467,7 +555,11 @@ enum Why {
 
 impl fmt::Display for Skipped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (path, line) = (self.path.display(), self.line);
+        let path = self.path.display();
+        let line = match self.after {
+            Some(id) => format!("{} after delivery {id}", self.line),
+            None => self.line.to_string(),
+        };
         match &self.why {
             Why::CutShort => write!(
                 f,
@@ -509,6 +601,7 @@ pub struct Batch {
 /// Whole lines of one file.
 struct Chunk {
     path: Arc<Path>,
+    after: Option<u64>,
     bytes: Vec<u8>,
 }
 
@@ -581,6 +674,8 @@ pub struct Reader {
 struct Reading {
     path: Arc<Path>,
     file: io::Take<File>,
+    /// The delivery whose line this file is read from just after, if not from its start.
+    after: Option<u64>,
     first: bool,
     /// The start of a line whose end is not read yet.
     carry: Vec<u8>,
@@ -655,6 +750,7 @@ impl Reader {
         let skipped = Skipped {
             path,
             line: 0,
+            after: None,
             why: Why::Failed,
         };
         Batch {
@@ -704,16 +800,18 @@ impl Reader {
                         return Next::End;
                     };
                     let path: Arc<Path> = part.path.into();
-                    if let Err(err) = part.file.seek(SeekFrom::Start(0)) {
+                    if let Err(err) = part.file.seek(SeekFrom::Start(part.start)) {
                         return Next::Skipped(Skipped {
                             path,
                             line: 0,
+                            after: None,
                             why: Why::NoFile(crate::io_reason(&err)),
                         });
                     }
                     self.current.insert(Reading {
                         path,
-                        file: part.file.take(part.len),
+                        file: part.file.take(part.len - part.start),
+                        after: part.after,
                         first: true,
                         carry: Vec::new(),
                     })
@@ -735,6 +833,7 @@ impl Reader {
                         let skipped = Skipped {
                             path: Arc::clone(&reading.path),
                             line: 0,
+                            after: reading.after,
                             why: Why::Unreadable(crate::io_reason(&err)),
                         };
                         self.current = None;
@@ -758,11 +857,12 @@ impl Reader {
                 None => {}
             }
             let path = Arc::clone(&reading.path);
+            let after = reading.after;
             let first = std::mem::replace(&mut reading.first, false);
             if end.is_none() {
                 self.current = None;
             }
-            return Next::Chunk(Chunk { path, bytes }, first);
+            return Next::Chunk(Chunk { path, after, bytes }, first);
         }
     }
 }
@@ -784,6 +884,7 @@ fn parse_chunk(chunk: &Chunk) -> Parsed {
         let skipped = |why| Skipped {
             path: Arc::clone(&chunk.path),
             line: parsed.lines,
+            after: chunk.after,
             why,
         };
         let entry = if line.last() != Some(&b'\n') {
@@ -1141,6 +1242,86 @@ mod tests {
         let opened = Journal::open(&path, one * 2, Utc::now()).unwrap();
         assert_eq!(opened.last_id, 5);
         assert_eq!(ids(opened.history), [Ok(3), Ok(4), Ok(5)]);
+    }
+
+    #[test]
+    fn history_skips_through_a_delivery_in_either_file_and_only_that_very_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let deliveries: Vec<Delivery> = (1..=4000).map(sample).collect();
+        let one = line(&deliveries[0], None).unwrap().len() as u64;
+        let mut journal = Journal::open(&path, one * 2500, Utc::now())
+            .unwrap()
+            .journal;
+        for batch in deliveries.chunks(100) {
+            write(&mut journal, batch);
+            if batch[0].id == 3501 {
+                journal.append(b"not an entry\n").unwrap();
+            }
+        }
+        drop(journal);
+        let previous = fs::read(previous_path(&path)).unwrap();
+        assert!(
+            previous.len() as u64 > 8 * BISECT_UNTIL,
+            "{}",
+            previous.len()
+        );
+        let first_previous = parse_line(previous.split(|b| *b == b'\n').next().unwrap())
+            .unwrap()
+            .id;
+        let first_current = first_previous + memchr::memchr_iter(b'\n', &previous).count() as u64;
+        let resumed = |id: u64, received_at| {
+            let mut history = Journal::open(&path, u64::MAX, Utc::now()).unwrap().history;
+            let found = history.skip_through(id, received_at).unwrap();
+            (found, ids(history))
+        };
+
+        for id in [
+            1,
+            2,
+            1234,
+            first_current - 1,
+            first_current,
+            3600,
+            3999,
+            4000,
+        ] {
+            let (found, after) = resumed(id, deliveries[id as usize - 1].received_at);
+            assert!(found, "{id}");
+            let mut expected: Vec<Result<u64, String>> = (id + 1..=4000).map(Ok).collect();
+            if id <= 3600 {
+                let at = expected.iter().position(|e| e == &Ok(3601)).unwrap();
+                expected.insert(at, Err(String::new()));
+            }
+            assert_eq!(after.len(), expected.len(), "{id}");
+            for (got, want) in after.iter().zip(&expected) {
+                match (got, want) {
+                    (Err(reason), Err(_)) => {
+                        let resumed_in_this_file = id >= first_current;
+                        assert_eq!(reason.contains(" after delivery "), resumed_in_this_file);
+                        assert!(reason.contains("is not a journal entry"), "{reason}");
+                    }
+                    _ => assert_eq!(got, want, "{id}"),
+                }
+            }
+        }
+        let (found, after) = resumed(3600, deliveries[3599].received_at);
+        assert!(found);
+        assert_eq!(
+            after[0],
+            Err(format!(
+                "journal {}: line 1 after delivery 3600 is not a journal entry (expected ident at line 1 column 2); skipped it",
+                path.display()
+            ))
+        );
+
+        let elsewhere = deliveries[0].received_at - chrono::TimeDelta::seconds(1);
+        for (id, received_at) in [(2000, elsewhere), (4001, deliveries[3999].received_at)] {
+            let (found, after) = resumed(id, received_at);
+            assert!(!found, "{id}");
+            assert_eq!(after.first(), Some(&Ok(first_previous)));
+            assert_eq!(after.last(), Some(&Ok(4000)));
+        }
     }
 
     #[test]
