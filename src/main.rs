@@ -10,7 +10,8 @@ use pipetop::ingest::handoff::{Handoff, Setup};
 use pipetop::ingest::journal::{self, Journal};
 use pipetop::ingest::replay::{self, Progress};
 use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
-use pipetop::monitor::Monitor;
+use pipetop::ingest::snapshot;
+use pipetop::monitor::{Limits, Monitor};
 use pipetop::send::{self, JobFields, Sender, TokenMode, notification_body};
 use pipetop::text::clean_long;
 use pipetop::tui::{self, theme::Theme};
@@ -165,6 +166,11 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let result = runtime.block_on(async move {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        // The screen is saved beside the journal when the TUI closes, and read back next time.
+        let snapshot_path = opened
+            .as_ref()
+            .and_then(|opened| opened.journal.snapshot_path())
+            .filter(|_| interactive);
         let (journal, history, first_id, recent) = match opened {
             Some(opened) => (
                 Some(opened.journal),
@@ -177,11 +183,25 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         // The screen always shows the history. Headless output is live deliveries only unless
         // --replay asks for the history too, so a script never sees a delivery twice.
         let mut loading = None;
+        let mut starting = None;
         let out = if (interactive || args.replay) && !history.is_empty() {
             let (live_tx, live_rx) = mpsc::channel(CHANNEL_CAPACITY);
             let (progress_tx, progress_rx) = watch::channel(Progress::default());
-            replay::feed(history, live_rx, tx, progress_tx)
-                .context("cannot start reading the journal")?;
+            // The snapshot is read, and the journal found where it left off, while the receiver
+            // already answers; live deliveries wait on the channel meanwhile.
+            let snapshot_path = snapshot_path.clone();
+            starting = Some(tokio::task::spawn_blocking(move || {
+                let mut history = history;
+                let resumed = match &snapshot_path {
+                    Some(path) => snapshot::resume(path, &mut history, Limits::default()),
+                    None => snapshot::Resumed {
+                        monitor: Monitor::default(),
+                        note: None,
+                    },
+                };
+                progress_tx.send_modify(|progress| progress.note = resumed.note);
+                replay::feed(history, live_rx, tx, progress_tx).map(|_| resumed.monitor)
+            }));
             if interactive {
                 loading = Some(progress_rx);
             } else {
@@ -203,13 +223,23 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         let printer = tokio::spawn({
             let stop = Arc::clone(&stop);
             async move {
-                let result = if interactive {
-                    tui::run(context, options, Monitor::default(), rx, loading)
-                        .await
-                        .map_err(std::io::Error::other)
-                } else {
-                    headless::run(rx, tokio::io::stdout()).await
-                };
+                let result = async {
+                    let monitor = match starting {
+                        Some(starting) => starting.await.map_err(std::io::Error::other)?.map_err(
+                            |err| std::io::Error::other(format!("cannot start reading the journal: {}", io_reason(&err))),
+                        )?,
+                        None => Monitor::default(),
+                    };
+                    if interactive {
+                        tui::run(context, options, monitor, rx, loading)
+                            .await
+                            .map(Some)
+                            .map_err(std::io::Error::other)
+                    } else {
+                        headless::run(rx, tokio::io::stdout()).await.map(|()| None)
+                    }
+                }
+                .await;
                 stop.notify_one();
                 result
             }
@@ -251,7 +281,18 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::anyhow!("the terminal UI failed: {err}"));
             }
             Ok(Ok(Err(err))) => return Err(anyhow::anyhow!("cannot write to stdout: {err}")),
-            Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => {}
+            Ok(Ok(Ok(Some(monitor)))) => {
+                if let Some(path) = &snapshot_path
+                    && let Err(err) = snapshot::save(path, &monitor)
+                {
+                    eprintln!(
+                        "pipetop: cannot save the screen to {} ({}); the next start reads the whole journal",
+                        clean_long(&path.display().to_string()),
+                        io_reason(&err)
+                    );
+                }
+            }
+            Ok(Ok(Ok(None))) | Ok(Err(_)) | Err(_) => {}
         }
         Ok(ExitCode::SUCCESS)
     });

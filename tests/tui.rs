@@ -274,6 +274,60 @@ fn history_is_back_on_screen_after_kill_9_and_restart() {
 }
 
 #[test]
+fn the_screen_saved_on_quit_comes_back_with_what_was_journaled_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let mut first = Screen::start(&args);
+    let url = first.webhook_url();
+    post(&url, "inventory-service", "compile", "SUCC");
+    // The journal keeps accepted deliveries only; the saved screen keeps this too.
+    let response = ureq::post(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("X-Gitee-Timestamp", "1")
+        .header("X-Gitee-Token", "forged")
+        .send("{}")
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    first.wait_until("the delivery and the rejection", |s| {
+        s.contains("inventory-service") && s.contains("rejected 1")
+    });
+    first.keys("q");
+    assert_eq!(first.exit_code(), 0);
+    let snapshot = dir.path().join("journal.jsonl.snapshot");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&snapshot.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A run that ends without saving: its delivery is only in the journal.
+    let mut second = Screen::start(&args);
+    let url = second.webhook_url();
+    post(&url, "search-indexer", "e2e", "FAIL");
+    second.wait_for("search-indexer");
+    second.signal("KILL");
+    second.exit_code();
+
+    let third = Screen::start(&args);
+    let text = third.wait_until("the saved screen and the delivery after it", |s| {
+        s.contains("restored the screen saved at delivery 1; replayed 1 deliveries")
+            && s.contains("search-indexer")
+    });
+    assert!(text.contains("inventory-service"), "{text}");
+    assert!(
+        text.contains("rejected 1") && text.contains("401"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frames.log");

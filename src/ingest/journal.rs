@@ -221,6 +221,12 @@ impl Journal {
         &self.path
     }
 
+    /// Where the screen is saved for this journal ([`super::snapshot`]); only beside a regular
+    /// file, as only a regular file is read back.
+    pub fn snapshot_path(&self) -> Option<PathBuf> {
+        self.regular.then(|| super::snapshot::path_for(&self.path))
+    }
+
     pub fn max_size(&self) -> u64 {
         self.max_size
     }

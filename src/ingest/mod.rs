@@ -18,6 +18,7 @@ pub mod handoff;
 pub mod journal;
 pub mod replay;
 pub mod server;
+pub mod snapshot;
 
 /// What the receiver hands on, in the order the requests were answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]

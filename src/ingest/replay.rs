@@ -30,6 +30,9 @@ pub struct Progress {
     pub skipped_total: u64,
     /// Every entry was sent on; live deliveries follow.
     pub done: bool,
+    /// What became of the saved screen, in one sentence, when there was one: restored, so the
+    /// entries are only those journaled after it, or why it was not used.
+    pub note: Option<String>,
 }
 
 /// How many reasons for skipped lines are kept.

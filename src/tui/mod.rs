@@ -58,15 +58,16 @@ impl Drop for Restore {
     }
 }
 
-/// Runs the UI until the user quits, SIGTERM or SIGINT arrives, or the receiver stops.
-/// `loading` reports progress while the journal's history arrives ahead of live deliveries.
+/// Runs the UI until the user quits, SIGTERM or SIGINT arrives, or the receiver stops, and gives
+/// the monitor back, for saving. `loading` reports progress while the journal's history arrives
+/// ahead of live deliveries.
 pub async fn run(
     context: Context,
     options: Options,
     mut monitor: Monitor,
     mut rx: mpsc::Receiver<Ingest>,
     mut loading: Option<watch::Receiver<Progress>>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Monitor> {
     let mut frame_log = FrameLog::from_env()?;
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
@@ -80,7 +81,7 @@ pub async fn run(
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME;
     // Ids grow in channel order; the frame log reports the newest one each frame shows.
-    let mut highest_delivery = 0;
+    let mut highest_delivery = monitor.last_delivery().map_or(0, |last| last.id);
     // Deliveries came and went since the heap was last trimmed.
     let mut applied_since_trim = false;
     loop {
@@ -157,7 +158,7 @@ pub async fn run(
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    Ok(())
+    Ok(monitor)
 }
 
 /// The next progress report while history loads; never, once there are no more.
@@ -172,7 +173,11 @@ async fn next_progress(loading: &mut Option<watch::Receiver<Progress>>) -> Progr
 
 /// One sentence for the footer once the history is in.
 fn replay_summary(progress: &Progress) -> String {
-    let mut summary = format!("replayed {} deliveries from the journal", progress.entries);
+    let replayed = format!("replayed {} deliveries from the journal", progress.entries);
+    let mut summary = match &progress.note {
+        Some(note) => format!("{note}; {replayed}"),
+        None => replayed,
+    };
     if progress.skipped_total > 0 {
         summary.push_str(&format!(
             "; skipped {} unreadable lines",
