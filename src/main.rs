@@ -155,7 +155,10 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         verification: bound.config().verifier.is_some(),
         theme: Theme::from_env(args.no_color),
     };
-    let options = tui::Options { bell: args.bell };
+    let mut options = tui::Options {
+        bell: args.bell,
+        snapshot: None,
+    };
     let demo_stop = Arc::new(AtomicBool::new(false));
     if args.demo {
         let sender = Sender::new(bound.webhook_url(), secret, TokenMode::Signature);
@@ -171,6 +174,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .and_then(|opened| opened.journal.snapshot_path())
             .filter(|_| interactive);
+        options.snapshot.clone_from(&snapshot_path);
         let (journal, history, first_id, recent) = match opened {
             Some(opened) => (
                 Some(opened.journal),

@@ -328,6 +328,30 @@ fn the_screen_saved_on_quit_comes_back_with_what_was_journaled_after_it() {
 }
 
 #[test]
+fn closing_the_terminal_saves_the_screen_as_q_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let mut first = Screen::start(&args);
+    let url = first.webhook_url();
+    post(&url, "inventory-service", "compile", "SUCC");
+    first.wait_for("inventory-service");
+    first.signal("HUP");
+    assert_eq!(first.exit_code(), 0);
+
+    let second = Screen::start(&args);
+    let text = second.wait_for("restored the screen saved at delivery 1; replayed 0 deliveries");
+    assert!(text.contains("inventory-service"), "{text}");
+}
+
+#[test]
 fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("frames.log");

@@ -96,7 +96,7 @@ impl LogEntry {
 }
 
 /// The ring itself, plus the delivery ids it holds so the same delivery is never logged twice.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventLog {
     entries: VecDeque<LogEntry>,
     capacity: usize,

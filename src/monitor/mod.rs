@@ -131,7 +131,7 @@ pub struct Totals {
 }
 
 /// The state behind the screen.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Monitor {
     limits: Limits,
     /// Keyed by activity, so iterating from the back is display order at no cost.

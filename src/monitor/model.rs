@@ -855,7 +855,7 @@ fn grow_tight<T>(items: &mut Vec<T>) {
 ///
 /// Hashed with foldhash rather than SipHash: five names are looked up for every event, and the
 /// bound caps what keys chosen to collide could cost at a few thousand comparisons.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Names {
     set: foldhash::HashSet<Arc<str>>,
     max_chars: usize,

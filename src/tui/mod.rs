@@ -20,6 +20,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use frame_log::FrameLog;
 use futures_util::StreamExt;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 use theme::Theme;
 use tokio::sync::{mpsc, watch};
@@ -42,11 +43,18 @@ pub struct Context {
     pub theme: Theme,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Ring the terminal bell when a job fails.
     pub bell: bool,
+    /// Where the screen is saved now and then while it changes ([`crate::ingest::snapshot`]),
+    /// so a start after a crash reads only what the journal got since; the caller saves it
+    /// once more after [`run`] returns.
+    pub snapshot: Option<PathBuf>,
 }
+
+/// How often a changing screen is saved: at most this much journal is read again after a crash.
+pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 
 /// Restores the terminal when dropped: on quit, on error, and on unwinding. ratatui's own
 /// panic hook restores it before a panic message is printed.
@@ -72,6 +80,8 @@ pub async fn run(
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // A closed terminal window: stop as on `q`, so the screen is saved.
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut input = EventStream::new();
     let mut view = View::new();
     view.history = loading.as_ref().map(|rx| rx.borrow().clone());
@@ -84,6 +94,7 @@ pub async fn run(
     let mut highest_delivery = monitor.last_delivery().map_or(0, |last| last.id);
     // Deliveries came and went since the heap was last trimmed.
     let mut applied_since_trim = false;
+    let mut saving = Saving::new(&monitor);
     loop {
         if dirty && last_frame.elapsed() >= FRAME {
             // Frames are spaced from start to start, so drawing time does not add to latency.
@@ -152,13 +163,63 @@ pub async fn run(
                 if std::mem::take(&mut applied_since_trim) {
                     crate::heap::trim();
                 }
+                if let Some(path) = &options.snapshot {
+                    saving.now_and_then(path, &monitor);
+                }
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
             _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    saving.finish().await;
     Ok(monitor)
+}
+
+/// Saving the screen in the background while it changes: a copy of the monitor is taken on the
+/// loop's thread, and written on a blocking thread. One save at a time, so two never write the
+/// same temporary file.
+struct Saving {
+    generation: u64,
+    last: Instant,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Saving {
+    fn new(monitor: &Monitor) -> Saving {
+        Saving {
+            generation: monitor.generation(),
+            last: Instant::now(),
+            running: None,
+        }
+    }
+
+    fn now_and_then(&mut self, path: &std::path::Path, monitor: &Monitor) {
+        if self.last.elapsed() < SAVE_EVERY
+            || monitor.generation() == self.generation
+            || self
+                .running
+                .as_ref()
+                .is_some_and(|save| !save.is_finished())
+        {
+            return;
+        }
+        self.generation = monitor.generation();
+        self.last = Instant::now();
+        let (path, copy) = (path.to_owned(), monitor.clone());
+        // A failure is said when the screen is saved on exit, which meets it again.
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            let _ = crate::ingest::snapshot::save(&path, &copy);
+        }));
+    }
+
+    /// Waits for the save being written, if one is.
+    async fn finish(&mut self) {
+        if let Some(save) = self.running.take() {
+            let _ = save.await;
+        }
+    }
 }
 
 /// The next progress report while history loads; never, once there are no more.
@@ -229,5 +290,62 @@ fn copy_url(url: &str) -> String {
     match write!(out, "\x1b]52;c;{encoded}\x07").and_then(|()| out.flush()) {
         Ok(()) => "copied the pipelineUrl to the clipboard".into(),
         Err(err) => format!("could not copy: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{state, varied};
+    use std::sync::Arc;
+
+    fn apply(monitor: &mut Monitor, deliveries: &[crate::ingest::Delivery]) {
+        for delivery in deliveries {
+            monitor.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_changing_screen_is_saved_every_few_minutes_and_an_unchanged_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl.snapshot");
+        let deliveries = varied(300);
+        let saved = || {
+            let bytes = std::fs::read(&path).ok()?;
+            Some(Monitor::restore(&bytes, crate::monitor::Limits::default()).unwrap())
+        };
+        let mut monitor = Monitor::default();
+        let mut saving = Saving::new(&monitor);
+
+        apply(&mut monitor, &deliveries[..100]);
+        saving.now_and_then(&path, &monitor);
+        tokio::time::advance(SAVE_EVERY - Duration::from_secs(1)).await;
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert!(saved().is_none(), "saved before {SAVE_EVERY:?} had passed");
+
+        tokio::time::advance(Duration::from_secs(1)).await;
+        saving.now_and_then(&path, &monitor);
+        // What is applied while the copy is written is not in it.
+        apply(&mut monitor, &deliveries[100..200]);
+        saving.finish().await;
+        let first = saved().expect("saved once the interval had passed");
+        assert_eq!(first.last_delivery().unwrap().id, deliveries[99].id);
+
+        tokio::time::advance(SAVE_EVERY).await;
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert_eq!(state(&saved().unwrap()), state(&monitor));
+
+        std::fs::remove_file(&path).unwrap();
+        tokio::time::advance(SAVE_EVERY * 2).await;
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert!(saved().is_none(), "saved a screen that had not changed");
+
+        apply(&mut monitor, &deliveries[200..]);
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert_eq!(state(&saved().unwrap()), state(&monitor));
     }
 }
