@@ -7,9 +7,12 @@
 #   bench/compare.sh                      # as fast as possible: throughput and ratio
 #   RATE=1000 bench/compare.sh            # paced at 1,000 requests/s: latency percentiles
 #   JOURNAL=1 bench/compare.sh            # pipetop with its fsync'd journal instead of --no-journal
+#   PARSE=value bench/compare.sh          # the reference also builds a serde_json::Value of each
+#                                         # body (PARSE=validate: only checks it is JSON)
 #
 # Knobs (environment): DURATION (10s), WARMUP (1s), CONNECTIONS (32), ROUNDS (3),
-# LOADGEN_THREADS (1), RATE (unset), JOURNAL (unset), BARE_PORT (18788), PIPETOP_PORT (18787).
+# LOADGEN_THREADS (1), RATE (unset), JOURNAL (unset), PARSE (unset), BARE_PORT (18788),
+# PIPETOP_PORT (18787).
 #
 # pipetop is run as
 #   target/release/pipetop --headless --listen 127.0.0.1:$PIPETOP_PORT --path /webhook \
@@ -27,6 +30,7 @@ ROUNDS=${ROUNDS:-3}
 LOADGEN_THREADS=${LOADGEN_THREADS:-1}
 RATE=${RATE:-}
 JOURNAL=${JOURNAL:-}
+PARSE=${PARSE:-}
 BARE_PORT=${BARE_PORT:-18788}
 PIPETOP_PORT=${PIPETOP_PORT:-18787}
 SECRET=pipetop-bench-secret
@@ -107,10 +111,12 @@ else
     mode="no journal"
 fi
 
+say "reference: examples/bare${PARSE:+ --parse $PARSE}"
 say "$(nproc) CPUs; $CONNECTIONS connections, $DURATION after $WARMUP warm-up, ${RATE:+paced at }${RATE:-unpaced}${RATE:+/s}, $ROUNDS rounds; results in $RESULTS"
 for round in $(seq "$ROUNDS"); do
     start_server "$BARE_PORT" "$RESULTS/bare-$round.log" \
-        target/release/examples/bare --listen "127.0.0.1:$BARE_PORT" --path /webhook
+        target/release/examples/bare --listen "127.0.0.1:$BARE_PORT" --path /webhook \
+        ${PARSE:+--parse "$PARSE"}
     load "$BARE_PORT" "$RESULTS/bare-$round.json"
     stop_server
     summary bare "$round" "$RESULTS/bare-$round.json"

@@ -3,7 +3,12 @@
 //! the same multi-thread runtime, so `bench/compare.sh` can report pipetop's throughput as a
 //! ratio of this one's: absolute numbers drift on a shared machine, ratios hold.
 //!
-//! `cargo run --release --example bare -- --listen 127.0.0.1:8788 --path /webhook`
+//! `--parse` adds reading the body as JSON, to show what that alone costs on this stack
+//! (BENCHMARKS.md, "The ingest ratio"): `validate` checks it and keeps nothing
+//! (`serde::de::IgnoredAny`), `value` builds an untyped `serde_json::Value`, allocating each
+//! string, array and object as any parser that keeps the fields does.
+//!
+//! `cargo run --release --example bare -- --listen 127.0.0.1:8788 --path /webhook [--parse value]`
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,6 +27,17 @@ struct Args {
     /// The path that accepts POSTs.
     #[arg(long, default_value = "/webhook")]
     path: String,
+    /// Also read the body as JSON; 400 when it is not JSON.
+    #[arg(long, value_enum)]
+    parse: Option<Parse>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Parse {
+    /// Check that it is JSON, keeping nothing.
+    Validate,
+    /// Build a `serde_json::Value` from it.
+    Value,
 }
 
 #[tokio::main]
@@ -42,7 +58,11 @@ async fn main() -> ExitCode {
     let addr = listener.local_addr().unwrap_or(args.listen);
     eprintln!("bare: listening on http://{addr}{}", args.path);
 
-    let app = Router::new().route(&args.path, post(receive));
+    let app = match args.parse {
+        None => Router::new().route(&args.path, post(receive)),
+        Some(Parse::Validate) => Router::new().route(&args.path, post(receive_validated)),
+        Some(Parse::Value) => Router::new().route(&args.path, post(receive_value)),
+    };
     let shutdown = async {
         // If the signal handler cannot be installed, the process still ends on SIGTERM/SIGKILL.
         let _ = tokio::signal::ctrl_c().await;
@@ -62,4 +82,19 @@ async fn main() -> ExitCode {
 /// Taking `Bytes` makes axum read the whole body, as a real receiver must before answering.
 async fn receive(_body: Bytes) -> StatusCode {
     StatusCode::OK
+}
+
+async fn receive_validated(body: Bytes) -> StatusCode {
+    answer(serde_json::from_slice::<serde::de::IgnoredAny>(&body))
+}
+
+async fn receive_value(body: Bytes) -> StatusCode {
+    answer(serde_json::from_slice::<serde_json::Value>(&body))
+}
+
+fn answer<T>(parsed: serde_json::Result<T>) -> StatusCode {
+    match parsed {
+        Ok(_) => StatusCode::OK,
+        Err(_) => StatusCode::BAD_REQUEST,
+    }
 }

@@ -285,16 +285,17 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let peer = peer_of(&req);
     let reject = |status, reason: String| shared.reject(status, reason, peer, received_at);
 
-    let declared = req
-        .headers()
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|len| len > shared.max_body as u64) {
         return reject(StatusCode::PAYLOAD_TOO_LARGE, too_large(shared.max_body)).await;
     }
 
-    let token = header_text(req.headers(), TOKEN_HEADER).map(Cow::into_owned);
-    let timestamp = header_text(req.headers(), TIMESTAMP_HEADER).map(Cow::into_owned);
+    let token = header_text(headers, TOKEN_HEADER);
+    let timestamp = header_text(headers, TIMESTAMP_HEADER);
     let auth = match &shared.verifier {
         None => Auth::None,
         Some(verifier) => {
@@ -304,9 +305,9 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             }
         }
     };
-    let sent_at = sent_at(req.headers());
+    let sent_at = sent_at(headers);
 
-    let reading = read_limited(req.into_body(), shared.max_body);
+    let reading = read_limited(body, shared.max_body);
     let body = match tokio::time::timeout(shared.body_timeout, reading).await {
         Ok(Ok(body)) => body,
         Ok(Err(BodyError::TooLarge)) => {
@@ -383,19 +384,32 @@ enum BodyError {
 
 /// Reads the body frame by frame and stops as soon as it passes `limit`, so a chunked body
 /// without a `Content-Length` costs at most the limit.
+/// A body that arrives in one frame, as most do, is kept as that frame rather than copied.
 async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
     let mut out = Vec::new();
     loop {
         let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
         let Some(frame) = frame else {
-            return Ok(Bytes::from(out));
+            return Ok(match first {
+                Some(only) if out.is_empty() => only,
+                _ => Bytes::from(out),
+            });
         };
         let frame = frame.map_err(|_| BodyError::Broken)?;
         if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > limit {
+            let read = first.as_ref().map_or(0, Bytes::len) + out.len();
+            if read + data.len() > limit {
                 return Err(BodyError::TooLarge);
             }
-            out.extend_from_slice(&data);
+            match first.take() {
+                None if out.is_empty() => first = Some(data),
+                None => out.extend_from_slice(&data),
+                Some(earlier) => {
+                    out.extend_from_slice(&earlier);
+                    out.extend_from_slice(&data);
+                }
+            }
         }
     }
 }
