@@ -233,6 +233,33 @@ fn raw_exchange(server: &Server, head: &str, body: &[u8]) -> (String, String) {
 }
 
 #[test]
+fn a_body_that_arrives_in_pieces_is_read_whole() {
+    let server = Server::start(&[]);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Apart in time, so the receiver gets them as separate frames.
+    for piece in BODY.chunks(BODY.len() / 3 + 1) {
+        stream
+            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+            .unwrap();
+        stream.write_all(piece).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+        stream.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let line = server.next_line();
+    let sent: Value = serde_json::from_slice(BODY).unwrap();
+    assert_eq!(line["notification"]["job"], sent["job"]);
+}
+
+#[test]
 fn bodies_over_the_limit_are_413_before_they_are_read() {
     let server = Server::start(&["--max-body", "1KiB"]);
 
