@@ -153,6 +153,11 @@ pub async fn run(
                 if progress.done {
                     view.flash(replay_summary(&progress));
                     view.history = None;
+                    // Saved at the next tick rather than in 5 minutes, so a crash soon after a
+                    // long replay does not mean reading it all again.
+                    if progress.entries > 0 {
+                        saving.due_now();
+                    }
                 } else {
                     view.history = Some(progress);
                 }
@@ -183,6 +188,7 @@ pub async fn run(
 struct Saving {
     generation: u64,
     last: Instant,
+    due: bool,
     running: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -191,12 +197,13 @@ impl Saving {
         Saving {
             generation: monitor.generation(),
             last: Instant::now(),
+            due: false,
             running: None,
         }
     }
 
     fn now_and_then(&mut self, path: &std::path::Path, monitor: &Monitor) {
-        if self.last.elapsed() < SAVE_EVERY
+        if (!self.due && self.last.elapsed() < SAVE_EVERY)
             || monitor.generation() == self.generation
             || self
                 .running
@@ -207,11 +214,18 @@ impl Saving {
         }
         self.generation = monitor.generation();
         self.last = Instant::now();
+        self.due = false;
         let (path, copy) = (path.to_owned(), monitor.clone());
         // A failure is said when the screen is saved on exit, which meets it again.
         self.running = Some(tokio::task::spawn_blocking(move || {
             let _ = crate::ingest::snapshot::save(&path, &copy);
         }));
+    }
+
+    /// Lets the next [`Saving::now_and_then`] save a changed screen without waiting out
+    /// [`SAVE_EVERY`].
+    fn due_now(&mut self) {
+        self.due = true;
     }
 
     /// Waits for the save being written, if one is.
@@ -343,7 +357,17 @@ mod tests {
         saving.finish().await;
         assert!(saved().is_none(), "saved a screen that had not changed");
 
-        apply(&mut monitor, &deliveries[200..]);
+        apply(&mut monitor, &deliveries[200..250]);
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert_eq!(state(&saved().unwrap()), state(&monitor));
+
+        // Once history has loaded, the next tick saves.
+        apply(&mut monitor, &deliveries[250..]);
+        saving.now_and_then(&path, &monitor);
+        saving.finish().await;
+        assert_ne!(state(&saved().unwrap()), state(&monitor));
+        saving.due_now();
         saving.now_and_then(&path, &monitor);
         saving.finish().await;
         assert_eq!(state(&saved().unwrap()), state(&monitor));
