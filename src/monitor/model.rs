@@ -134,6 +134,7 @@ pub struct Pipeline {
     /// numbered run. A sorted `Vec` rather than a map: a map node holds room for eleven runs,
     /// and most pipelines have one or two.
     runs: Vec<Run>,
+    #[serde(skip)]
     job_count: usize,
     updated_at: DateTime<Utc>,
     /// The monitor's event counter at this pipeline's last change: its place in display order.
@@ -228,19 +229,27 @@ impl Pipeline {
         true
     }
 
-    /// After reading a snapshot: names, checkouts and URLs shared again as applying events
-    /// shares them, so a restored monitor takes no more memory than the one that was saved.
-    pub(crate) fn reshare(&mut self, names: &mut Names, checkouts: &mut Checkouts) {
+    /// After reading a snapshot: the job counts made again from the jobs, and names,
+    /// checkouts and URLs shared again as applying events shares them, so a restored monitor
+    /// holds together and takes no more memory than the one that was saved.
+    pub(crate) fn restored(&mut self, names: &mut Names, checkouts: &mut Checkouts) {
         if let PipelineKey::Name(name) = &mut self.key {
             *name = names.get(name);
         }
         names.share(&mut self.name);
+        self.job_count = 0;
         for run in &mut self.runs {
             run.checkouts = checkouts.share(&run.checkouts);
+            run.jobs = StatusCounts::default();
             for stage in &mut run.stages {
                 names.share(&mut stage.name);
+                stage.unfinished = 0;
                 let first_url = stage.jobs.first().and_then(|job| job.pipeline_url.clone());
                 for job in &mut stage.jobs {
+                    run.jobs.add(job.status);
+                    if !job.status.is_final() {
+                        stage.unfinished += 1;
+                    }
                     names.share(&mut job.name);
                     names.share(&mut job.code);
                     names.share(&mut job.status_name);
@@ -251,6 +260,7 @@ impl Pipeline {
                     }
                 }
             }
+            self.job_count += run.job_count();
         }
     }
 
@@ -304,6 +314,7 @@ impl Pipeline {
 pub struct Run {
     build: Option<u64>,
     stages: Vec<Stage>,
+    #[serde(skip)]
     jobs: StatusCounts,
     /// The sources and globalParams that describe this run. Jobs of one run share them rather
     /// than each keeping its own, which bounds memory by runs, not events; a copy of the monitor
@@ -639,6 +650,7 @@ impl Checkouts {
 pub struct Stage {
     name: Option<Arc<str>>,
     jobs: Vec<JobState>,
+    #[serde(skip)]
     unfinished: usize,
 }
 

@@ -3,8 +3,10 @@
 //! monitor holds (bounded by [`Limits`]), not what the journal holds.
 //!
 //! A snapshot is one JSON document. Everything that can be derived is left out and made again
-//! on reading: the index of pipelines, the per-status and total counts, the log's delivery ids,
-//! and the sharing of names, URLs and checkouts.
+//! on reading: the index of pipelines, every count of jobs and runs (per stage, run, pipeline
+//! and in all), the log's delivery ids, and the sharing of names, URLs and checkouts. So a
+//! snapshot that was edited by hand can show something untrue, but cannot make the counts
+//! disagree with what they count.
 
 use super::log::EventLog;
 use super::model::{Checkouts, Names, Pipeline};
@@ -104,7 +106,7 @@ impl Monitor {
         }
         let mut counts = StatusCounts::default();
         for (&activity, pipeline) in &mut pipelines {
-            pipeline.reshare(&mut names, &mut checkouts);
+            pipeline.restored(&mut names, &mut checkouts);
             monitor.index.insert(pipeline.key().clone(), activity);
             monitor.runs += pipeline.runs().len();
             monitor.jobs += pipeline.job_count();
@@ -235,6 +237,86 @@ mod tests {
             .filter(|checkouts| run_checkouts.iter().any(|run| Arc::ptr_eq(run, checkouts)))
             .count();
         assert!(logged > 0);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        /// Every leaf of a JSON document, as a JSON pointer.
+        fn leaves(value: &Value, path: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        leaves(
+                            value,
+                            format!("{path}/{}", key.replace('~', "~0").replace('/', "~1")),
+                            out,
+                        );
+                    }
+                }
+                Value::Array(items) => {
+                    for (index, value) in items.iter().enumerate() {
+                        leaves(value, format!("{path}/{index}"), out);
+                    }
+                }
+                _ => out.push(path),
+            }
+        }
+
+        fn replacement() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<u64>().prop_map(Value::from),
+                (0u64..4).prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[a-z_]{0,8}".prop_map(Value::from),
+                Just(Value::from("2026-01-02T03:04:05.678Z")),
+                Just(serde_json::json!([])),
+                Just(serde_json::json!({})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// A snapshot edited by hand, anywhere, is refused in one sentence or restored into
+            /// a monitor that takes further deliveries like any other.
+            #[test]
+            fn an_edited_snapshot_is_refused_or_goes_on_working(
+                edits in proptest::collection::vec((any::<prop::sample::Index>(), replacement()), 1..6)
+            ) {
+                let traffic = traffic(400);
+                let (before, after) = traffic.split_at(200);
+                let mut live = Monitor::new(limits());
+                for ingest in before {
+                    live.apply(ingest);
+                }
+                let mut document: Value = serde_json::from_slice(&saved(&live)).unwrap();
+                let mut paths = Vec::new();
+                leaves(&document, String::new(), &mut paths);
+                for (index, value) in edits {
+                    if let Some(leaf) = document.pointer_mut(index.get(&paths).as_str()) {
+                        *leaf = value;
+                    }
+                }
+                match Monitor::restore(&serde_json::to_vec(&document).unwrap(), limits()) {
+                    Err(err) => {
+                        let text = err.to_string();
+                        prop_assert!(!text.is_empty() && !text.contains('\n'), "{}", text);
+                    }
+                    Ok(mut restored) => {
+                        for ingest in after {
+                            restored.apply(ingest);
+                        }
+                        let everything = crate::monitor::Filter::default();
+                        let jobs: usize = restored.pipelines(&everything).map(|p| p.job_count()).sum();
+                        prop_assert_eq!(jobs, restored.job_total());
+                    }
+                }
+            }
+        }
     }
 
     #[test]
