@@ -245,7 +245,16 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 }
                 .await;
                 stop.notify_one();
-                result
+                // Saved while the receiver finishes its last requests, so a slow client cannot
+                // hold it up; what arrives meanwhile is journaled, and read after it next time.
+                match (result, snapshot_path) {
+                    (Ok(Some(monitor)), Some(path)) => {
+                        tokio::task::spawn_blocking(move || save_screen(&path, &monitor))
+                            .await
+                            .map_err(std::io::Error::other)
+                    }
+                    (result, _) => result.map(|_| ()),
+                }
             }
         });
         let stopping = Arc::new(Notify::new());
@@ -285,23 +294,24 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::anyhow!("the terminal UI failed: {err}"));
             }
             Ok(Ok(Err(err))) => return Err(anyhow::anyhow!("cannot write to stdout: {err}")),
-            Ok(Ok(Ok(Some(monitor)))) => {
-                if let Some(path) = &snapshot_path
-                    && let Err(err) = snapshot::save(path, &monitor)
-                {
-                    eprintln!(
-                        "pipetop: cannot save the screen to {} ({}); the next start reads the whole journal",
-                        clean_long(&path.display().to_string()),
-                        io_reason(&err)
-                    );
-                }
-            }
-            Ok(Ok(Ok(None))) | Ok(Err(_)) | Err(_) => {}
+            Ok(Ok(Ok(()))) | Ok(Err(_)) | Err(_) => {}
         }
         Ok(ExitCode::SUCCESS)
     });
     demo_stop.store(true, Ordering::Relaxed);
     result
+}
+
+/// Saves the screen for the next start; a failure costs only that start's time, so it is said
+/// and not fatal.
+fn save_screen(path: &std::path::Path, monitor: &Monitor) {
+    if let Err(err) = snapshot::save(path, monitor) {
+        eprintln!(
+            "pipetop: cannot save the screen to {} ({}); the next start reads the whole journal",
+            clean_long(&path.display().to_string()),
+            io_reason(&err)
+        );
+    }
 }
 
 /// Says on stderr how loading the history went, once it is done.

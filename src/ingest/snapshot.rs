@@ -65,22 +65,20 @@ pub struct Resumed {
 /// The monitor saved at `path`, with `history` cut to the deliveries journaled after it; or a
 /// new monitor with `history` left whole when there is no snapshot or it cannot be used.
 pub fn resume(path: &Path, history: &mut History, limits: Limits) -> Resumed {
-    let fresh = |note: Option<String>| Resumed {
+    // Said in the footer, next to how many deliveries were then read: short, and without the
+    // path, which is the journal's with `.snapshot` added.
+    let fresh = |why: Option<String>| Resumed {
         monitor: Monitor::new(limits.clone()),
-        note: note.map(|note| format!("{note}; read the whole journal")),
+        note: why.map(|why| format!("saved screen not used ({why})")),
     };
-    let shown = crate::text::clean_long(&path.display().to_string()).into_owned();
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return fresh(None),
-        Err(err) => {
-            let reason = crate::io_reason(&err);
-            return fresh(Some(format!("cannot read the snapshot {shown} ({reason})")));
-        }
+        Err(err) => return fresh(Some(format!("cannot read it: {}", crate::io_reason(&err)))),
     };
     let monitor = match Monitor::restore(&bytes, limits.clone()) {
         Ok(monitor) => monitor,
-        Err(err) => return fresh(Some(format!("did not use the snapshot {shown}: {err}"))),
+        Err(err) => return fresh(Some(err.to_string())),
     };
     let Some(last) = monitor.last_delivery() else {
         return fresh(None);
@@ -91,13 +89,118 @@ pub fn resume(path: &Path, history: &mut History, limits: Limits) -> Resumed {
             note: Some(format!("restored the screen saved at delivery {}", last.id)),
         },
         Ok(false) => fresh(Some(format!(
-            "did not use the snapshot {shown}: the journal no longer holds delivery {}, which it was taken at",
+            "the journal no longer holds delivery {}",
             last.id
         ))),
         Err(err) => fresh(Some(format!(
-            "cannot look for delivery {} in the journal ({})",
-            last.id,
+            "cannot search the journal: {}",
             crate::io_reason(&err)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::journal::{self, Journal};
+    use crate::ingest::{Delivery, Ingest};
+    use crate::testing::{state, varied};
+    use chrono::Utc;
+    use std::sync::Arc;
+
+    fn ids(history: History) -> Vec<u64> {
+        history
+            .entries()
+            .filter_map(Result::ok)
+            .map(|d| d.id)
+            .collect()
+    }
+
+    /// A journal of `deliveries` (their ids made distinct and growing, as a journal's are).
+    fn journal_of(path: &Path, deliveries: &mut [Delivery]) {
+        let mut journal = Journal::open(path, u64::MAX, Utc::now()).unwrap().journal;
+        let mut lines = Vec::new();
+        for (index, delivery) in deliveries.iter_mut().enumerate() {
+            delivery.id = index as u64 + 1;
+            lines.extend(journal::line(delivery, None).unwrap());
+        }
+        journal.append(&lines).unwrap();
+    }
+
+    fn history(path: &Path) -> History {
+        Journal::open(path, u64::MAX, Utc::now()).unwrap().history
+    }
+
+    #[test]
+    fn a_saved_screen_is_restored_and_only_later_deliveries_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.jsonl");
+        let snapshot = path_for(&journal);
+        assert_eq!(snapshot, dir.path().join("journal.jsonl.snapshot"));
+        let mut deliveries = varied(500);
+        journal_of(&journal, &mut deliveries);
+
+        let mut whole = history(&journal);
+        let resumed = resume(&snapshot, &mut whole, Limits::default());
+        assert!(resumed.note.is_none());
+        assert_eq!(ids(whole), (1..=500).collect::<Vec<_>>());
+
+        let mut screen = Monitor::default();
+        for delivery in &deliveries[..300] {
+            screen.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
+        }
+        save(&snapshot, &screen).unwrap();
+        let mut rest = history(&journal);
+        let resumed = resume(&snapshot, &mut rest, Limits::default());
+        assert_eq!(
+            resumed.note.as_deref(),
+            Some("restored the screen saved at delivery 300")
+        );
+        assert_eq!(state(&resumed.monitor), state(&screen));
+        assert_eq!(ids(rest), (301..=500).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_snapshot_that_cannot_be_used_leaves_the_history_whole_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.jsonl");
+        let snapshot = path_for(&journal);
+        let mut deliveries = varied(50);
+        journal_of(&journal, &mut deliveries);
+        let mut elsewhere = Monitor::default();
+        let mut other = varied(80);
+        other[79].id = 80;
+        elsewhere.apply(&Ingest::Accepted(Arc::new(other[79].clone())));
+
+        let cases: [(&[u8], &str); 2] = [
+            (
+                b"{\"format\":1,",
+                "saved screen not used (not a snapshot this version reads: EOF",
+            ),
+            (
+                b"",
+                "saved screen not used (not a snapshot this version reads: EOF",
+            ),
+        ];
+        for (bytes, note) in cases {
+            fs::write(&snapshot, bytes).unwrap();
+            let mut whole = history(&journal);
+            let resumed = resume(&snapshot, &mut whole, Limits::default());
+            assert!(
+                resumed.note.as_deref().unwrap().starts_with(note),
+                "{resumed:?}"
+            );
+            assert_eq!(ids(whole).len(), 50);
+        }
+
+        save(&snapshot, &elsewhere).unwrap();
+        let mut whole = history(&journal);
+        let resumed = resume(&snapshot, &mut whole, Limits::default());
+        assert_eq!(
+            resumed.note.as_deref(),
+            Some("saved screen not used (the journal no longer holds delivery 80)")
+        );
+        assert_eq!(resumed.monitor.totals().accepted, 0);
+        assert_eq!(ids(whole).len(), 50);
     }
 }

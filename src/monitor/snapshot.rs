@@ -17,18 +17,16 @@ use std::collections::BTreeMap;
 /// Changes whenever what a snapshot holds changes; a snapshot of another format is not read.
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
-/// Why a snapshot was not used; each message is one sentence.
+/// Why a snapshot was not used, short enough for the TUI's footer.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    #[error("it is not a pipetop snapshot this version can read ({0})")]
+    #[error("not a snapshot this version reads: {0}")]
     Unreadable(serde_json::Error),
-    #[error(
-        "it was written by a pipetop with snapshot format {found}, and this one reads {SNAPSHOT_FORMAT}"
-    )]
+    #[error("snapshot format {found}; this pipetop reads {SNAPSHOT_FORMAT}")]
     Format { found: u32 },
-    #[error("it was made with other limits than this pipetop's")]
+    #[error("made with other limits")]
     Limits,
-    #[error("it does not hold together (pipeline {0} is out of place)")]
+    #[error("pipeline {0} is out of place")]
     Inconsistent(u64),
 }
 
@@ -320,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn another_format_other_limits_or_garbage_is_refused_in_one_sentence() {
+    fn another_format_other_limits_or_garbage_is_refused_in_a_few_words() {
         let mut live = Monitor::new(limits());
         for ingest in traffic(50) {
             live.apply(&ingest);
@@ -333,19 +331,13 @@ mod tests {
             1,
         );
         let err = Monitor::restore(other.as_bytes(), limits()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "it was written by a pipetop with snapshot format 99, and this one reads 1"
-        );
+        assert_eq!(err.to_string(), "snapshot format 99; this pipetop reads 1");
         let err = Monitor::restore(&bytes, Limits::default()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "it was made with other limits than this pipetop's"
-        );
+        assert_eq!(err.to_string(), "made with other limits");
         let err = Monitor::restore(&bytes[..bytes.len() / 2], limits()).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("it is not a pipetop snapshot this version can read (EOF"),
+                .starts_with("not a snapshot this version reads: EOF"),
             "{err}"
         );
     }
