@@ -68,13 +68,16 @@ start() {
         grep -q 'replayed [0-9]* deliveries' "$RESULTS/screen-$label.txt" && break
         sleep 0.01
     done
+    local pid rss
+    pid=$(tmux display-message -p -t "$SESSION" '#{pane_pid}')
+    rss=$(awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } END { printf "RSS %.1f MiB (peak %.1f)", r / 1024, h / 1024 }' "/proc/$pid/status")
     quit=$(now_us)
     tmux send-keys -t "$SESSION" q
     while tmux has-session -t "$SESSION" 2>/dev/null; do sleep 0.005; done
     exited=$(now_us)
-    awk -v l="$label" -v s="$begin" -v a="$answering" -v f="$shown" -v q="$quit" -v e="$exited" -v n="$last_id" 'BEGIN {
-        printf "%-4s start: /healthz answered after %.1f ms; delivery %d on screen after %.1f ms; q to exit (saving the screen) %.1f ms\n",
-            l, (a - s) / 1000, n, (f - s) / 1000, (e - q) / 1000 }'
+    awk -v l="$label" -v s="$begin" -v a="$answering" -v f="$shown" -v q="$quit" -v e="$exited" -v n="$last_id" -v m="$rss" 'BEGIN {
+        printf "%-4s start: /healthz answered after %.1f ms; delivery %d on screen after %.1f ms; %s; q to exit (saving the screen) %.1f ms\n",
+            l, (a - s) / 1000, n, (f - s) / 1000, m, (e - q) / 1000 }'
 }
 
 start cold $((LINES - TAIL))
