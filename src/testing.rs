@@ -3,8 +3,23 @@
 
 use crate::gitee::Auth;
 use crate::ingest::Delivery;
-use crate::monitor::{Filter, Monitor};
+use crate::monitor::{Filter, Limits, Monitor};
 use chrono::DateTime;
+
+/// Bounds small enough that [`varied`] deliveries reach every one of them: pipelines, runs,
+/// stages and jobs evicted or dropped, and the log wrapping round.
+pub fn small_limits() -> Limits {
+    Limits {
+        pipelines: 5,
+        runs_per_pipeline: 3,
+        stages_per_run: 2,
+        jobs_per_stage: 3,
+        runs: 8,
+        jobs: 40,
+        log: 300,
+        ..Limits::default()
+    }
+}
 
 /// Everything the screen can show of a monitor, in a form two monitors can be compared by.
 pub fn state(monitor: &Monitor) -> String {

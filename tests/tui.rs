@@ -134,6 +134,19 @@ impl Drop for Screen {
     }
 }
 
+/// Signed deliveries kept in the journal at `path`.
+fn journaled(path: &std::path::Path) -> [&str; 6] {
+    let path = path.to_str().expect("a UTF-8 temporary path");
+    [
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        path,
+    ]
+}
+
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -249,15 +262,7 @@ fn sigterm_restores_the_terminal_and_exits_cleanly() {
 fn history_is_back_on_screen_after_kill_9_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
-    let journal = journal.to_str().unwrap();
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--journal",
-        journal,
-    ];
+    let args = journaled(&journal);
     let mut first = Screen::start(&args);
     let url = first.webhook_url();
     post(&url, "inventory-service", "compile", "SUCC");
@@ -277,14 +282,7 @@ fn history_is_back_on_screen_after_kill_9_and_restart() {
 fn the_screen_saved_on_quit_comes_back_with_what_was_journaled_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
+    let args = journaled(&journal);
     let mut first = Screen::start(&args);
     let url = first.webhook_url();
     post(&url, "inventory-service", "compile", "SUCC");
@@ -331,14 +329,7 @@ fn the_screen_saved_on_quit_comes_back_with_what_was_journaled_after_it() {
 fn closing_the_terminal_saves_the_screen_as_q_does() {
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
+    let args = journaled(&journal);
     let mut first = Screen::start(&args);
     let url = first.webhook_url();
     post(&url, "inventory-service", "compile", "SUCC");

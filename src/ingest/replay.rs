@@ -141,8 +141,8 @@ mod tests {
     use crate::gitee::{Auth, Notification};
     use crate::ingest::Delivery;
     use crate::ingest::journal::Journal;
-    use crate::monitor::{Limits, Monitor};
-    use crate::testing::{state, varied};
+    use crate::monitor::Monitor;
+    use crate::testing::{small_limits, state, varied};
     use chrono::Utc;
 
     fn delivery(id: u64) -> Delivery {
@@ -158,16 +158,7 @@ mod tests {
 
     #[test]
     fn history_read_back_on_many_threads_shows_what_applying_each_delivery_shows() {
-        let limits = Limits {
-            pipelines: 5,
-            runs_per_pipeline: 3,
-            stages_per_run: 2,
-            jobs_per_stage: 3,
-            runs: 8,
-            jobs: 40,
-            log: 300,
-            ..Limits::default()
-        };
+        let limits = small_limits();
         let deliveries = varied(6000);
         let mut one_by_one = Monitor::new(limits.clone());
         for delivery in &deliveries {

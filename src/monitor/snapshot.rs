@@ -136,21 +136,8 @@ impl Monitor {
 mod tests {
     use super::*;
     use crate::ingest::{Ingest, Rejection};
-    use crate::testing::{state, varied};
+    use crate::testing::{small_limits as limits, state, varied};
     use std::sync::Arc;
-
-    fn limits() -> Limits {
-        Limits {
-            pipelines: 5,
-            runs_per_pipeline: 3,
-            stages_per_run: 2,
-            jobs_per_stage: 3,
-            runs: 8,
-            jobs: 40,
-            log: 300,
-            ..Limits::default()
-        }
-    }
 
     /// Accepted deliveries with a rejection now and then, as the screen sees them.
     fn traffic(count: u64) -> Vec<Ingest> {
