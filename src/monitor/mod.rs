@@ -16,7 +16,7 @@ pub use model::{
     Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
-pub use snapshot::{RestoreError, SNAPSHOT_FORMAT};
+pub use snapshot::RestoreError;
 
 use crate::gitee::Status;
 use crate::ingest::{Delivery, Ingest, Rejection};
@@ -115,7 +115,8 @@ impl Applied {
     }
 }
 
-/// Counters since start, for the header.
+/// Counters since the monitor began (kept across a restart that restores a saved screen), for
+/// the header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub accepted: u64,

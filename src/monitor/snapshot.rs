@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Changes whenever what a snapshot holds changes; a snapshot of another format is not read.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+const SNAPSHOT_FORMAT: u32 = 1;
 
 /// Why a snapshot was not used, short enough for the TUI's footer.
 #[derive(Debug, thiserror::Error)]
