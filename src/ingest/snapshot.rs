@@ -58,7 +58,7 @@ pub fn save(path: &Path, monitor: &Monitor) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Resumed {
     pub monitor: Monitor,
-    /// One sentence: the screen was restored, or why the snapshot was not used.
+    /// A few words for the footer: the screen was restored, or why the snapshot was not used.
     pub note: Option<String>,
 }
 

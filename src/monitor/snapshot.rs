@@ -14,7 +14,9 @@ use super::{LastDelivery, Limits, Monitor, StatusCounts, Totals};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Changes whenever what a snapshot holds changes; a snapshot of another format is not read.
+/// Changes whenever what a snapshot holds changes, in shape or in meaning (a field counted
+/// differently); a snapshot of another format is not read. A change of shape alone would also
+/// fail to read, but only a new format says so plainly.
 const SNAPSHOT_FORMAT: u32 = 1;
 
 /// Why a snapshot was not used, short enough for the TUI's footer.
