@@ -147,6 +147,19 @@ fn journaled(path: &std::path::Path) -> [&str; 6] {
     ]
 }
 
+/// Posts with a token that is not the signature; returns the status answered.
+fn post_forged(url: &str) -> u16 {
+    let response = ureq::post(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("X-Gitee-Timestamp", "1")
+        .header("X-Gitee-Token", "forged")
+        .send("{}")
+        .unwrap();
+    response.status().as_u16()
+}
+
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -206,15 +219,7 @@ fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
 fn a_forged_post_shows_as_rejected_with_its_reason() {
     let screen = Screen::start(SIGNED);
     let url = screen.webhook_url();
-    let response = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .header("X-Gitee-Timestamp", "1")
-        .header("X-Gitee-Token", "forged")
-        .send("{}")
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(post_forged(&url), 401);
     let text = screen.wait_for("rejected 401");
     assert!(text.contains("401"), "{text}");
 }
@@ -287,15 +292,7 @@ fn the_screen_saved_on_quit_comes_back_with_what_was_journaled_after_it() {
     let url = first.webhook_url();
     post(&url, "inventory-service", "compile", "SUCC");
     // The journal keeps accepted deliveries only; the saved screen keeps this too.
-    let response = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .header("X-Gitee-Timestamp", "1")
-        .header("X-Gitee-Token", "forged")
-        .send("{}")
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(post_forged(&url), 401);
     first.wait_until("the delivery and the rejection", |s| {
         s.contains("inventory-service") && s.contains("rejected 1")
     });
