@@ -7,6 +7,7 @@
 
 use crate::gitee::sign;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The job fields of a built notification.
@@ -132,6 +133,8 @@ pub struct Sender {
     url: String,
     secret: Option<String>,
     mode: TokenMode,
+    /// The last timestamp used, in milliseconds.
+    last_timestamp: AtomicU64,
 }
 
 impl std::fmt::Debug for Sender {
@@ -161,6 +164,7 @@ impl Sender {
             url: url.into(),
             secret,
             mode,
+            last_timestamp: AtomicU64::new(0),
         }
     }
 
@@ -168,12 +172,26 @@ impl Sender {
         &self.url
     }
 
-    /// Posts `body` as it is, with Gitee's headers for now.
-    pub fn post(&self, body: &[u8]) -> Result<Reply, SendError> {
+    /// Now in milliseconds, or one past the last timestamp used when that is not earlier: a
+    /// receiver accepts each signed timestamp once, since the signature covers nothing else,
+    /// so two posts in the same millisecond (the demo's bursts) must not share one.
+    fn next_timestamp(&self) -> u64 {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let timestamp_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let now = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+        let previous = self
+            .last_timestamp
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(now.max(last.saturating_add(1)))
+            })
+            .unwrap_or_else(|last| last);
+        now.max(previous.saturating_add(1))
+    }
+
+    /// Posts `body` as it is, with Gitee's headers for a timestamp of its own.
+    pub fn post(&self, body: &[u8]) -> Result<Reply, SendError> {
+        let timestamp_ms = self.next_timestamp();
         let mut request = self
             .agent
             .post(&self.url)
@@ -263,6 +281,34 @@ pub fn random_secret() -> String {
 mod tests {
     use super::*;
     use crate::gitee::{Auth, Verifier, parse_notification};
+
+    #[test]
+    fn posts_in_the_same_millisecond_get_timestamps_of_their_own() {
+        let sender = Sender::new("http://127.0.0.1:9/webhook", None, TokenMode::Signature);
+        let sender = std::sync::Arc::new(sender);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let sender = std::sync::Arc::clone(&sender);
+                std::thread::spawn(move || {
+                    (0..500)
+                        .map(|_| sender.next_timestamp())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert!(all.iter().all(|&ts| ts + 60_000 > now), "close to now");
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 2000);
+    }
 
     #[test]
     fn a_built_body_parses_back_to_its_fields() {
