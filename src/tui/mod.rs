@@ -66,9 +66,9 @@ impl Drop for Restore {
     }
 }
 
-/// Runs the UI until the user quits, SIGTERM, SIGINT or SIGHUP arrives, or the receiver stops, and gives
-/// the monitor back, for saving. `loading` reports progress while the journal's history arrives
-/// ahead of live deliveries.
+/// Runs the UI until the user quits, SIGTERM, SIGINT or SIGHUP arrives, or the receiver stops,
+/// and gives the monitor back, for saving. `loading` reports progress while the journal's
+/// history arrives ahead of live deliveries.
 pub async fn run(
     context: Context,
     options: Options,
