@@ -11,8 +11,8 @@
 #                                         # body (PARSE=validate: only checks it is JSON)
 #
 # Knobs (environment): DURATION (10s), WARMUP (1s), CONNECTIONS (32), ROUNDS (3),
-# LOADGEN_THREADS (1), RATE (unset), JOURNAL (unset), PARSE (unset), BARE_PORT (18788),
-# PIPETOP_PORT (18787).
+# LOADGEN_THREADS (1), RATE (unset), JOURNAL (unset), PARSE (unset), BARE_PORT and
+# PIPETOP_PORT (free ports the OS picks).
 #
 # pipetop is run as
 #   target/release/pipetop --headless --listen 127.0.0.1:$PIPETOP_PORT --path /webhook \
@@ -22,6 +22,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
@@ -31,8 +32,9 @@ LOADGEN_THREADS=${LOADGEN_THREADS:-1}
 RATE=${RATE:-}
 JOURNAL=${JOURNAL:-}
 PARSE=${PARSE:-}
-BARE_PORT=${BARE_PORT:-18788}
-PIPETOP_PORT=${PIPETOP_PORT:-18787}
+BARE_PORT=${BARE_PORT:-$(free_port)}
+PIPETOP_PORT=${PIPETOP_PORT:-$(free_port)}
+while [[ $PIPETOP_PORT == "$BARE_PORT" ]]; do PIPETOP_PORT=$(free_port); done
 SECRET=pipetop-bench-secret
 
 RESULTS=target/bench-results/$(date +%Y%m%d-%H%M%S)

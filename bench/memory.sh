@@ -8,8 +8,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-PORT=${PORT:-18790}
+PORT=${PORT:-$(free_port)}
 EVENTS=${EVENTS:-1000000}
 PIPELINES=${PIPELINES:-10000}
 JOURNAL=${JOURNAL:-}

@@ -19,10 +19,11 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 LINES=${LINES:-1000000}
 TAIL=${TAIL:-0}
-PORT=${PORT:-18792}
+PORT=${PORT:-$(free_port)}
 SESSION=pipetop-restart-$$
 tmux() { command tmux -L "$SESSION" "$@"; }
 RESULTS=$PWD/target/bench-results/$(date +%Y%m%d-%H%M%S)-restart

@@ -13,14 +13,15 @@
 # (`<delivery id> <unix micros the answer was read>`). Raw files stay in
 # target/bench-results/<date-time>-tui-<mode>/.
 #
-# Knobs (environment): PORT (18789), IDLE_SECS (60), BURST (50000), RATE (1000),
+# Knobs (environment): PORT (a free port the OS picks), IDLE_SECS (60), BURST (50000), RATE (1000),
 # VISIBLE_SECS (20), EVENTS (1000000), PIPELINES (10000, memory mode).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 MODE=${1:-}
-PORT=${PORT:-18789}
+PORT=${PORT:-$(free_port)}
 IDLE_SECS=${IDLE_SECS:-60}
 BURST=${BURST:-50000}
 RATE=${RATE:-1000}
