@@ -98,11 +98,11 @@ impl Screen {
         self.writer.flush().unwrap();
     }
 
-    /// The webhook URL from the header, where pipetop shows the address it listens on.
+    /// The webhook URL from the header, where pipetop shows the address it listens on. Waits
+    /// for the whole URL, port and path: a header caught half drawn holds only part of it.
     fn webhook_url(&self) -> String {
-        let text = self.wait_for("http://127.0.0.1:");
-        let start = text.find("http://127.0.0.1:").unwrap();
-        text[start..].split_whitespace().next().unwrap().to_owned()
+        let text = self.wait_until("the whole webhook URL", |text| whole_url(text).is_some());
+        whole_url(&text).unwrap_or_default()
     }
 
     fn signal(&self, name: &str) {
@@ -135,6 +135,16 @@ impl Drop for Screen {
 }
 
 /// The header's count of accepted deliveries.
+/// `http://127.0.0.1:PORT/webhook` as the header shows it, once it is all there.
+fn whole_url(screen: &str) -> Option<String> {
+    let start = screen.find("http://127.0.0.1:")?;
+    let url = screen[start..].split_whitespace().next()?;
+    let port = url
+        .strip_prefix("http://127.0.0.1:")?
+        .strip_suffix("/webhook")?;
+    (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())).then(|| url.to_owned())
+}
+
 fn accepted(screen: &str) -> u64 {
     screen
         .split("accepted ")
