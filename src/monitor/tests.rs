@@ -15,6 +15,7 @@ fn ev(id: u64) -> Ev {
         sent_at: None,
         auth: Auth::None,
         repaired: false,
+        headers: Default::default(),
         notification: Notification {
             job: Job {
                 pipeline_id: Some(1),
@@ -145,6 +146,7 @@ fn the_documented_sample_becomes_one_pipeline_run_stage_and_job() {
         sent_at: None,
         auth: Auth::Signature,
         repaired: false,
+        headers: Default::default(),
         notification: parsed.notification,
     };
     let mut monitor = Monitor::default();

@@ -47,6 +47,7 @@ fn delivery(id: u64, at: DateTime<Utc>, body: &[u8]) -> Ingest {
         sent_at: Some(at),
         auth: Auth::Signature,
         repaired: parsed.repaired(),
+        headers: Default::default(),
         notification: parsed.notification,
     }))
 }
