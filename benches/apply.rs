@@ -68,6 +68,7 @@ impl Feed {
             sent_at: Some(self.at),
             auth: Auth::Signature,
             repaired: false,
+            headers: Default::default(),
             notification,
         };
         self.next_id += 1;

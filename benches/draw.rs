@@ -68,6 +68,7 @@ fn monitor() -> Monitor {
                 sent_at: Some(received_at),
                 auth: Auth::Signature,
                 repaired: false,
+                headers: Default::default(),
                 notification,
             })));
         }

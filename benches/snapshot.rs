@@ -45,6 +45,7 @@ fn full_monitor() -> Monitor {
                 sent_at: Some(received_at),
                 auth: Auth::Signature,
                 repaired: false,
+                headers: Default::default(),
                 notification,
             })));
         }

@@ -126,6 +126,7 @@ fn generate(path: &Path, lines: u64) -> Result<(), String> {
             sent_at: DateTime::from_timestamp_millis(received_at.timestamp_millis() - 40),
             auth: Auth::Signature,
             repaired: parsed.repaired(),
+            headers: Default::default(),
             notification: parsed.notification,
         };
         let fingerprint = Fingerprint::of(Some(&timestamp), Some("token"), body.as_bytes(), true);

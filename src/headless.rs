@@ -1,7 +1,9 @@
 //! Headless output: one JSON object per line on stdout for every delivery, for scripts and `jq`.
 //!
 //! Accepted: `{"type":"accepted","id":1,"received_at":"…","sent_at":"…","auth":"signature",
-//! "repaired":false,"notification":{…}}` (`sent_at` only when the sender's timestamp parsed).
+//! "repaired":false,"ping":true,"gitee_event":"…","request_id":"…","notification":{…}}`
+//! (`sent_at` only when the sender's timestamp parsed; `ping`, `gitee_event` and `request_id`
+//! only when `X-Gitee-Ping: true`, `X-Gitee-Event` and `X-Request-ID` were sent).
 //! Rejected: `{"type":"rejected","received_at":"…","status":401,"reason":"…","peer":"…"}`.
 //! Each line is flushed as soon as no other is queued behind it, so a pipe reader sees it while
 //! the pipeline is still running.
@@ -82,6 +84,7 @@ mod tests {
             sent_at: None,
             auth: Auth::None,
             repaired: false,
+            headers: Default::default(),
             notification: parsed.notification,
         }));
         let rejected = Ingest::Rejected(Rejection {

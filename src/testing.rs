@@ -105,6 +105,7 @@ pub fn varied(count: u64) -> Vec<Delivery> {
                 .then(|| received_at - chrono::TimeDelta::milliseconds(sent_back)),
             auth: Auth::Signature,
             repaired: false,
+            headers: Default::default(),
             notification: parsed.notification,
         });
     }

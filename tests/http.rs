@@ -454,3 +454,148 @@ fn a_secret_file_and_the_environment_both_work() {
     assert_eq!(post_signed(&url, "from-env", &now_ms(0), BODY).status, 200);
     assert_eq!(post_signed(&url, SECRET, &now_ms(0), BODY).status, 401);
 }
+
+/// What Gitee's "test" button sends for a repository push hook, cut down: no `job` object.
+const PUSH_HOOK: &[u8] = br#"{"ref":"refs/heads/master","before":"0000000","after":"1a2b3c4","hook_name":"push_hooks","repository":{"full_name":"acme/app"},"sender":{"login":"someone"}}"#;
+
+#[test]
+fn a_test_delivery_is_answered_with_ping_and_stays_marked_after_a_restart() {
+    let dir = scratch_dir("ping");
+    let journal = dir.join("journal.jsonl");
+    let journal = journal.to_str().unwrap();
+    let server = Server::start(&["--secret", SECRET, "--journal", journal]);
+    let url = server.url("/webhook");
+    let ts = now_ms(0);
+    let token = pipetop::gitee::sign(SECRET, &ts);
+    let ping = [
+        ("X-Gitee-Timestamp", ts.as_str()),
+        ("X-Gitee-Token", token.as_str()),
+        ("X-Gitee-Ping", "true"),
+        ("X-Gitee-Event", "Push Hook"),
+        ("X-Request-ID", "a3f1c2d4-0001"),
+    ];
+    let reply = request("POST", &url, &ping, PUSH_HOOK);
+    assert_eq!(reply.body, json!({"ok": true, "id": 1, "ping": true}));
+    let line = server.next_line();
+    assert_eq!(line["type"], "accepted");
+    assert_eq!(line["ping"], true);
+    assert_eq!(line["gitee_event"], "Push Hook");
+    assert_eq!(line["request_id"], "a3f1c2d4-0001");
+
+    // A test delivery is signed like any other: without its signature it is refused.
+    let reply = request("POST", &url, &[("X-Gitee-Ping", "true")], PUSH_HOOK);
+    assert_eq!(reply.status, 401);
+    assert_eq!(server.next_line()["type"], "rejected");
+
+    // Only a ping is marked as one.
+    let reply = post_signed(&url, SECRET, &now_ms(1), BODY);
+    assert_eq!(reply.body, json!({"ok": true, "id": 2}));
+    let line = server.next_line();
+    assert!(line.get("ping").is_none(), "{line}");
+    server.kill();
+
+    let server = Server::start(&["--secret", SECRET, "--journal", journal, "--replay"]);
+    let replayed = server.next_line();
+    assert_eq!(replayed["id"], 1);
+    assert_eq!(replayed["ping"], true);
+    assert_eq!(replayed["gitee_event"], "Push Hook");
+    assert_eq!(replayed["request_id"], "a3f1c2d4-0001");
+    assert!(server.next_line().get("ping").is_none());
+}
+
+#[test]
+fn bodies_that_are_not_job_notifications_are_accepted_each_with_its_own_id_and_headers() {
+    let server = Server::start(&["--secret", SECRET]);
+    let url = server.url("/webhook");
+    let task = br#"{"task":{"pipelineId":7,"statusCode":"SUCCESS"},"taskName":"build","event":"task","action":"finish"}"#;
+    let bodies: [&[u8]; 5] = [PUSH_HOOK, PUSH_HOOK, b"{}", b"{}", task];
+    for (n, body) in bodies.iter().enumerate() {
+        let ts = now_ms(n as i64);
+        let token = pipetop::gitee::sign(SECRET, &ts);
+        let request_id = format!("req-{n}");
+        let headers = [
+            ("X-Gitee-Timestamp", ts.as_str()),
+            ("X-Gitee-Token", token.as_str()),
+            ("X-Gitee-Event", "Push Hook"),
+            ("X-Request-ID", request_id.as_str()),
+        ];
+        let reply = request("POST", &url, &headers, body);
+        assert_eq!(reply.body, json!({"ok": true, "id": n + 1}), "body {n}");
+        let line = server.next_line();
+        assert_eq!(line["id"], n + 1);
+        assert_eq!(line["gitee_event"], "Push Hook");
+        assert_eq!(line["request_id"], request_id);
+        assert!(line.get("ping").is_none(), "{line}");
+    }
+    let health = request("GET", &server.url("/healthz"), &[], b"");
+    assert_eq!(health.body["accepted"], 5);
+    assert_eq!(health.body["duplicates"], 0);
+}
+
+#[test]
+fn kept_headers_are_cleaned_and_bounded_and_never_needed() {
+    let server = Server::start(&[]);
+    // Without them a delivery is accepted as ever, and its line has no such fields.
+    let reply = request("POST", &server.url("/webhook"), &[], BODY);
+    assert_eq!(reply.body, json!({"ok": true, "id": 1}));
+    let line = server.next_line();
+    for field in ["ping", "gitee_event", "request_id"] {
+        assert!(line.get(field).is_none(), "{field}: {line}");
+    }
+
+    // UTF-8 in a header value: a bidi override and a C1 "clear screen" among ordinary text.
+    let long = "r".repeat(1000);
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\
+         X-Gitee-Event: Push\u{202e} Hook\u{9b}2J\r\nX-Request-ID: {long}\r\nX-Gitee-Ping: TRUE \r\n\r\n",
+        BODY.len()
+    );
+    let (status, body) = raw_exchange(&server, &head, BODY);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ok": true, "id": 2, "ping": true})
+    );
+    let line = server.next_line();
+    assert_eq!(line["gitee_event"], "Push Hook");
+    let kept = line["request_id"].as_str().unwrap();
+    assert_eq!(kept, format!("{}…", "r".repeat(127)));
+
+    // A ping header that does not say true is no ping.
+    let reply = request(
+        "POST",
+        &server.url("/webhook"),
+        &[("X-Gitee-Ping", "false")],
+        BODY,
+    );
+    assert_eq!(reply.body, json!({"ok": true, "id": 3}));
+    assert!(server.next_line().get("ping").is_none());
+}
+
+#[test]
+fn an_empty_token_says_the_gitee_webhook_has_no_key_set() {
+    let server = Server::start(&["--secret", SECRET]);
+    // Exactly what Gitee sends for a webhook without a key: the header, with nothing in it.
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nX-Gitee-Token: \r\nX-Gitee-Timestamp: {}\r\n\r\n",
+        BODY.len(),
+        now_ms(0)
+    );
+    let (status, body) = raw_exchange(&server, &head, BODY);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+    let reason = "X-Gitee-Token is empty: the Gitee webhook has no key set; set the same key there as pipetop's secret";
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ok": false, "error": reason})
+    );
+    let line = server.next_line();
+    assert_eq!(line["reason"], reason);
+
+    // A missing header still says missing.
+    let reply = request("POST", &server.url("/webhook"), &[], BODY);
+    assert_eq!(
+        reply.body["error"],
+        "missing X-Gitee-Token header; this receiver has a secret configured"
+    );
+}

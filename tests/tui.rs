@@ -208,6 +208,27 @@ fn post(url: &str, pipeline: &str, job: &str, status: &str) {
     assert_eq!(response.status(), 200);
 }
 
+/// Posts `body` signed, with `headers` added, at a timestamp no other call has used.
+fn post_with(url: &str, headers: &[(&str, &str)], body: &str) {
+    static LATER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let later = LATER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let ts = (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + later)
+        .to_string();
+    let mut request = ureq::post(url)
+        .header("X-Gitee-Timestamp", &ts)
+        .header("X-Gitee-Token", &sign(SECRET, &ts))
+        .header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send(body).expect("post to pipetop");
+    assert_eq!(response.status(), 200);
+}
+
 #[test]
 fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
     let mut screen = Screen::start(SIGNED);
@@ -409,4 +430,31 @@ fn the_frame_log_records_every_frame_with_the_newest_delivery_it_shows() {
     );
     screen.keys("q");
     assert_eq!(screen.exit_code(), 0);
+}
+
+#[test]
+fn test_deliveries_and_other_hooks_show_in_the_log_without_a_pipeline_row() {
+    let screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    let push = r#"{"ref":"refs/heads/main","hook_name":"push_hooks","repository":{"full_name":"acme/app"}}"#;
+    let event = ("X-Gitee-Event", "Push Hook");
+    post_with(&url, &[("X-Gitee-Ping", "true"), event], push);
+    post_with(&url, &[event], push);
+    post_with(&url, &[event], push);
+    post_with(&url, &[], "{}");
+    post_with(&url, &[], "{}");
+    // A real notification last: once it shows, everything before it has been drawn.
+    post(&url, "checkout-service", "compile", "SUCC");
+    let text = screen.wait_for("checkout-service");
+    assert!(text.contains("test delivery"), "{text}");
+    assert_eq!(
+        text.matches("not a Gitee Go job notification").count(),
+        4,
+        "{text}"
+    );
+    assert!(text.contains("Push Hook"), "{text}");
+    assert!(!text.contains("unknown pipeline"), "{text}");
+    assert!(!text.contains("(duplicate)"), "{text}");
+    assert!(text.contains(" Pipelines 1 "), "{text}");
+    assert!(text.contains("accepted 6"), "{text}");
 }

@@ -45,6 +45,11 @@ impl Auth {
 pub enum VerifyError {
     #[error("missing X-Gitee-Token header; this receiver has a secret configured")]
     MissingToken,
+    /// What Gitee sends when its webhook has no key: the header, with nothing in it.
+    #[error(
+        "X-Gitee-Token is empty: the Gitee webhook has no key set; set the same key there as pipetop's secret"
+    )]
+    EmptyToken,
     #[error("missing X-Gitee-Timestamp header")]
     MissingTimestamp,
     #[error("X-Gitee-Timestamp is not a whole number of milliseconds since the Unix epoch")]
@@ -107,8 +112,10 @@ impl Verifier {
         timestamp: Option<&str>,
         now: SystemTime,
     ) -> Result<Auth, VerifyError> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty());
-        let token = token.ok_or(VerifyError::MissingToken)?;
+        let token = token.ok_or(VerifyError::MissingToken)?.trim();
+        if token.is_empty() {
+            return Err(VerifyError::EmptyToken);
+        }
         let timestamp = timestamp.map(str::trim).filter(|t| !t.is_empty());
         let timestamp = timestamp.ok_or(VerifyError::MissingTimestamp)?;
         let millis: u64 = timestamp.parse().map_err(|_| VerifyError::BadTimestamp)?;
@@ -266,9 +273,10 @@ mod tests {
             Err(VerifyError::MissingToken)
         );
         assert_eq!(
-            v.verify(Some(" "), Some(VECTOR_TS), now),
-            Err(VerifyError::MissingToken)
+            v.verify(Some(""), Some(VECTOR_TS), now),
+            Err(VerifyError::EmptyToken)
         );
+        assert_eq!(v.verify(Some(" "), None, now), Err(VerifyError::EmptyToken));
         assert_eq!(
             v.verify(Some(VECTOR_SIG), None, now),
             Err(VerifyError::MissingTimestamp)

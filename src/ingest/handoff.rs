@@ -18,7 +18,7 @@
 
 use super::guard::{Fingerprint, Guard, Verdict};
 use super::journal::{Journal, JournalError, Recent, Unnumbered};
-use super::{Delivery, Ingest};
+use super::{Delivery, Headers, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,7 @@ pub struct Draft {
     pub sent_at: Option<DateTime<Utc>>,
     pub auth: Auth,
     pub repaired: bool,
+    pub headers: Headers,
     pub notification: Notification,
 }
 
@@ -50,6 +51,7 @@ impl Draft {
             sent_at: self.sent_at,
             auth: self.auth,
             repaired: self.repaired,
+            headers: self.headers,
             notification: self.notification,
         }
     }
@@ -210,6 +212,7 @@ impl Handoff {
             draft.sent_at.as_ref(),
             draft.auth,
             draft.repaired,
+            &draft.headers,
             &draft.notification,
             fingerprint.as_ref(),
         )
@@ -429,6 +432,7 @@ mod tests {
             sent_at: None,
             auth: Auth::None,
             repaired: false,
+            headers: Headers::default(),
             notification: Notification::default(),
         }
     }
@@ -554,6 +558,7 @@ mod tests {
                 sent_at: None,
                 auth: Auth::None,
                 repaired: false,
+                headers: Default::default(),
                 notification: Notification::default(),
             },
             None,

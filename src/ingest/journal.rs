@@ -2,10 +2,11 @@
 //! the sender hears 2xx, and read back on start so a restart shows the same history.
 //!
 //! A line holds the delivery as the headless output shows it (`id`, `received_at`, `sent_at`,
-//! `auth`, `repaired`, `notification`), plus what the receiver needs to stay correct across a
-//! restart: `key` and `pair`, the guard's fingerprint (hashes, never the token itself), and
-//! `forms`, how each source's `upParams` arrived, since the notification always writes them as
-//! an object.
+//! `auth`, `repaired`, `ping`, `gitee_event`, `request_id`, `notification`; the three headers
+//! only when sent, so lines written before they were kept read as ever), plus what the receiver
+//! needs to stay correct across a restart: `key` and `pair`, the guard's fingerprint (hashes,
+//! never the token itself), and `forms`, how each source's `upParams` arrived, since the
+//! notification always writes them as an object.
 //!
 //! Files: the journal itself, and `<journal>.1`, the previous file. When a write would take the
 //! journal past its size bound it is renamed to `.1` (replacing the older one) and a new one is
@@ -25,7 +26,7 @@
 //! chunks back in the same turn, which keeps the entries in file order ([`History::read`]).
 
 use super::guard::{self, Fingerprint};
-use super::{Delivery, rfc3339};
+use super::{Delivery, Headers, rfc3339};
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, Notification, UpParamsForm};
 use chrono::{DateTime, Utc};
@@ -944,6 +945,12 @@ struct EntryOut<'a> {
     sent_at: Option<&'a DateTime<Utc>>,
     auth: Auth,
     repaired: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ping: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gitee_event: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -975,6 +982,13 @@ struct EntryIn {
     auth: Auth,
     #[serde(default)]
     repaired: bool,
+    // Absent from lines written before they were kept, and from lines that did not have them.
+    #[serde(default)]
+    ping: bool,
+    #[serde(default)]
+    gitee_event: Option<Box<str>>,
+    #[serde(default)]
+    request_id: Option<Box<str>>,
     #[serde(default)]
     forms: Vec<Option<UpParamsForm>>,
     notification: Notification,
@@ -993,6 +1007,7 @@ impl Unnumbered {
         sent_at: Option<&DateTime<Utc>>,
         auth: Auth,
         repaired: bool,
+        headers: &Headers,
         notification: &Notification,
         fingerprint: Option<&Fingerprint>,
     ) -> serde_json::Result<Unnumbered> {
@@ -1002,6 +1017,9 @@ impl Unnumbered {
             sent_at,
             auth,
             repaired,
+            ping: headers.ping,
+            gitee_event: headers.gitee_event.as_deref(),
+            request_id: headers.request_id.as_deref(),
             key: fingerprint.map(|f| guard::hex(&f.delivery)),
             pair: fingerprint.and_then(|f| f.pair.as_ref()).map(guard::hex),
             forms,
@@ -1027,6 +1045,7 @@ pub fn line(delivery: &Delivery, fingerprint: Option<&Fingerprint>) -> serde_jso
         delivery.sent_at.as_ref(),
         delivery.auth,
         delivery.repaired,
+        &delivery.headers,
         &delivery.notification,
         fingerprint,
     )?;
@@ -1051,6 +1070,11 @@ pub fn parse_line(line: &[u8]) -> serde_json::Result<Delivery> {
         sent_at: entry.sent_at,
         auth: entry.auth,
         repaired: entry.repaired,
+        headers: Headers {
+            ping: entry.ping,
+            gitee_event: entry.gitee_event,
+            request_id: entry.request_id,
+        },
         notification,
     })
 }
@@ -1070,6 +1094,7 @@ mod tests {
             sent_at: DateTime::from_timestamp_millis(1_672_135_206_524),
             auth: Auth::Signature,
             repaired: parsed.repaired(),
+            headers: Default::default(),
             notification: parsed.notification,
         }
     }
@@ -1091,6 +1116,34 @@ mod tests {
             .entries()
             .map(|e| e.map(|d| d.id).map_err(|s| s.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn kept_headers_survive_the_round_trip_and_lines_without_them_read_as_before() {
+        let mut ping = sample(1);
+        ping.headers = Headers {
+            ping: true,
+            gitee_event: Some("Push Hook".into()),
+            request_id: Some("a3f1-0001".into()),
+        };
+        let written = line(&ping, None).unwrap();
+        let text = std::str::from_utf8(&written).unwrap();
+        assert!(
+            text.contains(r#""ping":true,"gitee_event":"Push Hook","request_id":"a3f1-0001","#),
+            "{text}"
+        );
+        assert_eq!(parse_line(&written).unwrap(), ping);
+
+        let plain = sample(2);
+        let written = line(&plain, None).unwrap();
+        let text = std::str::from_utf8(&written).unwrap();
+        assert!(
+            !text.contains("ping") && !text.contains("gitee_event") && !text.contains("request_id"),
+            "{text}"
+        );
+        // As a line was written before the headers were kept.
+        let old = br#"{"id":3,"received_at":"2026-01-02T03:04:05.000Z","auth":"none","repaired":false,"notification":{"job":{}}}"#;
+        assert_eq!(parse_line(old).unwrap().headers, Headers::default());
     }
 
     #[test]

@@ -46,7 +46,32 @@ pub struct Delivery {
     pub auth: Auth,
     /// The body needed the tolerant parser (a `//` comment or unescaped `upParams`).
     pub repaired: bool,
+    /// Written as fields of the delivery itself, each only when it was sent.
+    #[serde(flatten)]
+    pub headers: Headers,
     pub notification: Notification,
+}
+
+/// What the request's other Gitee headers said, as far as it sent them. Kept to be shown and
+/// searched; acceptance never depends on them, since whether pipeline notifications send them
+/// is unknown (PROTOCOL.md). Text is cleaned and bounded when it is read off the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    /// `X-Gitee-Ping: true`: a test delivery sent from the webhook's settings page, which
+    /// changes no pipeline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ping: bool,
+    /// `X-Gitee-Event`, such as `Push Hook`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitee_event: Option<Box<str>>,
+    /// `X-Request-ID`, to find the delivery in Gitee's own log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Box<str>>,
+}
+
+impl Headers {
+    /// The widest a kept header is, in terminal columns.
+    pub const MAX_WIDTH: usize = 128;
 }
 
 /// A request that was refused, with the status it was answered with and why.

@@ -152,6 +152,7 @@ mod tests {
             sent_at: None,
             auth: Auth::None,
             repaired: false,
+            headers: Default::default(),
             notification: Notification::default(),
         }
     }

@@ -9,6 +9,10 @@
 //! signatures and answers only once the delivery is on disk and on the channel. Each refusal is
 //! answered with a status and one sentence and is also sent on as [`Ingest::Rejected`].
 //!
+//! `X-Gitee-Ping`, `X-Gitee-Event` and `X-Request-ID` are kept on the delivery when sent
+//! ([`Headers`]) and change nothing about whether it is accepted; a test delivery (`X-Gitee-Ping:
+//! true`) is verified, guarded and journaled like any other, and its answer says `"ping":true`.
+//!
 //! Connections are served by hyper directly rather than `axum::serve`, for what a listener
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
 //! connections), a bound on concurrent connections (the accept loop waits for a free slot, so
@@ -17,7 +21,7 @@
 
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
-use super::{Ingest, Rejection};
+use super::{Headers, Ingest, Rejection};
 use crate::gitee::{Auth, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -46,6 +50,9 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 
 const TOKEN_HEADER: &str = "x-gitee-token";
 const TIMESTAMP_HEADER: &str = "x-gitee-timestamp";
+const PING_HEADER: &str = "x-gitee-ping";
+const EVENT_HEADER: &str = "x-gitee-event";
+const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// How the listener is set up.
 #[derive(Debug, Clone)]
@@ -271,6 +278,22 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
         .map(|value| String::from_utf8_lossy(value.as_bytes()))
 }
 
+/// The headers kept on the delivery, cleaned and bounded as all network text is.
+fn kept_headers(headers: &HeaderMap) -> Headers {
+    let kept = |name| {
+        let text = header_text(headers, name)?;
+        let clean = crate::text::clean(text.trim(), Headers::MAX_WIDTH);
+        let clean = clean.trim();
+        (!clean.is_empty()).then(|| Box::from(clean))
+    };
+    Headers {
+        ping: header_text(headers, PING_HEADER)
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true")),
+        gitee_event: kept(EVENT_HEADER),
+        request_id: kept(REQUEST_ID_HEADER),
+    }
+}
+
 /// The sender's clock, when `X-Gitee-Timestamp` holds milliseconds since the epoch.
 fn sent_at(headers: &HeaderMap) -> Option<DateTime<Utc>> {
     let text = header_text(headers, TIMESTAMP_HEADER)?;
@@ -306,6 +329,7 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
     };
     let sent_at = sent_at(headers);
+    let kept = kept_headers(headers);
 
     let reading = read_limited(body, shared.max_body);
     let body = match tokio::time::timeout(shared.body_timeout, reading).await {
@@ -341,10 +365,12 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         sent_at,
         auth,
         repaired: parsed.repaired(),
+        headers: kept,
         notification: parsed.notification,
     };
+    let ping = draft.headers.ping;
     match shared.handoff.accept(draft, fingerprint).await {
-        Ok(accepted) => accepted_body(accepted),
+        Ok(accepted) => accepted_body(accepted, ping),
         Err(HandoffError::Closed) => (
             StatusCode::SERVICE_UNAVAILABLE,
             error_body(&HandoffError::Closed.to_string()),
@@ -357,15 +383,16 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
-/// `{"ok":true,"id":N}`, with `"duplicate":true` for a redelivery; written directly, since it
-/// is the answer to nearly every request.
-fn accepted_body(accepted: Accepted) -> Response {
+/// `{"ok":true,"id":N}`, with `"duplicate":true` for a redelivery and `"ping":true` for a test
+/// delivery; written directly, since it is the answer to nearly every request.
+fn accepted_body(accepted: Accepted, ping: bool) -> Response {
     let duplicate = if accepted.duplicate {
         ",\"duplicate\":true"
     } else {
         ""
     };
-    let body = format!("{{\"ok\":true,\"id\":{}{duplicate}}}", accepted.id);
+    let ping = if ping { ",\"ping\":true" } else { "" };
+    let body = format!("{{\"ok\":true,\"id\":{}{duplicate}{ping}}}", accepted.id);
     let json = HeaderValue::from_static("application/json");
     ([(header::CONTENT_TYPE, json)], body).into_response()
 }

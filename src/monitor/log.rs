@@ -1,4 +1,7 @@
 //! The event log: a bounded ring of every delivery, accepted or rejected, oldest first.
+//!
+//! Every entry of an accepted delivery is keyed by that delivery's id, never by what it says,
+//! so two deliveries that read the same are two entries.
 
 use super::filter::{Matcher, StatusFilter};
 use super::model::{Checkout, Effect, PipelineKey};
@@ -25,6 +28,19 @@ pub struct LogEntry {
 pub enum LogEvent {
     Accepted(AcceptedEntry),
     Rejected(RejectedEntry),
+    /// Accepted, but not a job's status, so no pipeline was touched.
+    Noted(NotedEntry),
+}
+
+impl LogEvent {
+    /// The accepted delivery this entry shows, if it shows one.
+    fn delivery_id(&self) -> Option<u64> {
+        match self {
+            LogEvent::Accepted(entry) => Some(entry.delivery_id),
+            LogEvent::Noted(entry) => Some(entry.delivery_id),
+            LogEvent::Rejected(_) => None,
+        }
+    }
 }
 
 /// An accepted delivery, as it read and what it did.
@@ -61,6 +77,37 @@ impl AcceptedEntry {
     }
 }
 
+/// An accepted delivery that changes no pipeline: a test delivery, or a body that is not a
+/// Gitee Go job notification (a repository hook's, the sister product's, `{}`). Its headers are
+/// what tells the user what it was.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotedEntry {
+    pub delivery_id: u64,
+    pub kind: Noted,
+    /// `X-Gitee-Event`, cleaned and bounded.
+    pub gitee_event: Option<Box<str>>,
+    /// `X-Request-ID`, cleaned and bounded.
+    pub request_id: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Noted {
+    /// `X-Gitee-Ping: true`, whatever the body says.
+    Ping,
+    /// Its `job` object is missing or empty.
+    NotAJob,
+}
+
+impl Noted {
+    /// What the log says of it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Noted::Ping => "test delivery (X-Gitee-Ping)",
+            Noted::NotAJob => "not a Gitee Go job notification",
+        }
+    }
+}
+
 /// A refused request: the HTTP status it was answered with, why, and who sent it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RejectedEntry {
@@ -75,7 +122,8 @@ impl LogEntry {
     /// Accepted entries go by their own event's status (not the run's) and by pipeline name,
     /// stage, job, repository, branch and commit. Rejected entries have no job status: they
     /// count as `Other` (shown under All and Other), and a search matches their reason, so
-    /// searching for `signature` finds refused signatures.
+    /// searching for `signature` finds refused signatures. Noted entries have no job status
+    /// either, and a search matches what the log says of them and their headers.
     pub(crate) fn matches(&self, matcher: &Matcher) -> bool {
         match &self.event {
             LogEvent::Accepted(entry) => {
@@ -90,6 +138,14 @@ impl LogEntry {
             LogEvent::Rejected(entry) => {
                 matches!(matcher.status, StatusFilter::All | StatusFilter::Other)
                     && matcher.search_any(|m| m.text(&entry.reason))
+            }
+            LogEvent::Noted(entry) => {
+                matches!(matcher.status, StatusFilter::All | StatusFilter::Other)
+                    && matcher.search_any(|m| {
+                        m.text(entry.kind.describe())
+                            || m.opt(entry.gitee_event.as_deref())
+                            || m.opt(entry.request_id.as_deref())
+                    })
             }
         }
     }
@@ -146,8 +202,10 @@ impl EventLog {
     pub(crate) fn restored(mut self, mut share: impl FnMut(&mut AcceptedEntry)) -> EventLog {
         self.delivery_ids.clear();
         for entry in &mut self.entries {
+            if let Some(id) = entry.event.delivery_id() {
+                self.delivery_ids.insert(id);
+            }
             if let LogEvent::Accepted(accepted) = &mut entry.event {
-                self.delivery_ids.insert(accepted.delivery_id);
                 share(accepted);
             }
         }
@@ -157,12 +215,12 @@ impl EventLog {
     pub(crate) fn push(&mut self, at: DateTime<Utc>, event: LogEvent) {
         if self.entries.len() >= self.capacity
             && let Some(old) = self.entries.pop_front()
-            && let LogEvent::Accepted(entry) = old.event
+            && let Some(id) = old.event.delivery_id()
         {
-            self.delivery_ids.remove(&entry.delivery_id);
+            self.delivery_ids.remove(&id);
         }
-        if let LogEvent::Accepted(entry) = &event {
-            self.delivery_ids.insert(entry.delivery_id);
+        if let Some(id) = event.delivery_id() {
+            self.delivery_ids.insert(id);
         }
         self.entries.push_back(LogEntry {
             seq: self.next_seq,

@@ -4,6 +4,10 @@
 //! Feed every [`Ingest`] to [`Monitor::apply`]; read through the views. Display order of
 //! pipelines is most recent activity first, where activity is an event that changed the
 //! pipeline (a duplicate or stale event does not move it). Everything is bounded by [`Limits`].
+//!
+//! Only a job notification reaches the pipelines: a delivery whose `job` object carries at
+//! least one field. A test delivery (`X-Gitee-Ping: true`) and any other body (a repository
+//! hook's, the sister product's `task`-shaped one, `{}`) are only logged, as [`LogEvent::Noted`].
 
 mod filter;
 mod log;
@@ -11,14 +15,14 @@ mod model;
 mod snapshot;
 
 pub use filter::{Filter, PipelineList, StatusFilter};
-pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, RejectedEntry};
+pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
     Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
 pub use snapshot::RestoreError;
 
-use crate::gitee::Status;
+use crate::gitee::{Job, Status};
 use crate::ingest::{Delivery, Ingest, Rejection};
 use chrono::{DateTime, Utc};
 use filter::Matcher;
@@ -119,6 +123,7 @@ impl Applied {
 /// the header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
+    /// Every accepted delivery, test deliveries and bodies that are not job notifications too.
     pub accepted: u64,
     pub rejected: u64,
     /// Accepted deliveries that said nothing new (same status as known).
@@ -232,6 +237,9 @@ impl Monitor {
             return Applied::default();
         }
         self.totals.accepted += 1;
+        if let Some(kind) = noted(delivery) {
+            return self.note(delivery, kind);
+        }
         self.clock += 1;
         let job = &delivery.notification.job;
         let text = self.limits.text;
@@ -312,6 +320,23 @@ impl Monitor {
             logged: true,
             model_changed,
             newly_failed: outcome.newly_failed,
+        }
+    }
+
+    /// Logs a delivery that is no job's status, and touches no pipeline.
+    fn note(&mut self, delivery: &Delivery, kind: Noted) -> Applied {
+        let text = self.limits.text;
+        let kept = |header: &Option<Box<str>>| header.as_deref().map(|h| bounded(h, text).into());
+        let entry = NotedEntry {
+            delivery_id: delivery.id,
+            kind,
+            gitee_event: kept(&delivery.headers.gitee_event),
+            request_id: kept(&delivery.headers.request_id),
+        };
+        self.log.push(delivery.received_at, LogEvent::Noted(entry));
+        Applied {
+            logged: true,
+            ..Applied::default()
         }
     }
 
@@ -469,6 +494,43 @@ impl Monitor {
             self.log_entries(filter).count()
         }
     }
+}
+
+/// Why a delivery is only logged, if it is: a test delivery never changes a pipeline, whatever
+/// its body; nor does a body whose `job` object is missing or empty.
+fn noted(delivery: &Delivery) -> Option<Noted> {
+    if delivery.headers.ping {
+        Some(Noted::Ping)
+    } else if is_empty(&delivery.notification.job) {
+        Some(Noted::NotAJob)
+    } else {
+        None
+    }
+}
+
+/// No field at all, known or not. Every field is named, so a field added to [`Job`] has to be
+/// decided on here.
+fn is_empty(job: &Job) -> bool {
+    let Job {
+        pipeline_id,
+        pipeline_name,
+        stage_name,
+        job_name,
+        build_number,
+        status_code,
+        status_name,
+        pipeline_url,
+        extra,
+    } = job;
+    pipeline_id.is_none()
+        && pipeline_name.is_none()
+        && stage_name.is_none()
+        && job_name.is_none()
+        && build_number.is_none()
+        && status_code.is_none()
+        && status_name.is_none()
+        && pipeline_url.is_none()
+        && extra.is_empty()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use super::Limits;
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, GlobalParam, Source, Status, UpParamsForm};
-use crate::ingest::Delivery;
+use crate::ingest::{Delivery, Headers};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -519,6 +519,9 @@ pub struct RunContext {
     pub auth: Auth,
     /// That delivery needed the tolerant parser.
     pub repaired: bool,
+    /// That delivery's `X-Gitee-Event` and `X-Request-ID`, if sent: whether pipeline
+    /// notifications send them is unknown, so the detail pane shows what arrived.
+    pub headers: Headers,
     pub sources: Vec<Source>,
     pub global_params: Vec<GlobalParam>,
 }
@@ -529,6 +532,7 @@ impl RunContext {
             delivery_id: delivery.id,
             auth: delivery.auth,
             repaired: delivery.repaired,
+            headers: delivery.headers.clone(),
             sources: delivery.notification.sources.clone(),
             global_params: delivery.notification.global_params.clone(),
         }
@@ -543,6 +547,7 @@ impl Serialize for RunContext {
             delivery_id: self.delivery_id,
             auth: self.auth,
             repaired: self.repaired,
+            headers: &self.headers,
             sources: &self.sources,
             forms: up_params_forms(&self.sources),
             global_params: &self.global_params,
@@ -559,6 +564,7 @@ impl<'de> Deserialize<'de> for RunContext {
             delivery_id: context.delivery_id,
             auth: context.auth,
             repaired: context.repaired,
+            headers: context.headers,
             sources: context.sources,
             global_params: context.global_params,
         })
@@ -570,6 +576,8 @@ struct ContextOut<'a> {
     delivery_id: u64,
     auth: Auth,
     repaired: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    headers: &'a Headers,
     sources: &'a [Source],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     forms: Vec<Option<UpParamsForm>>,
@@ -581,10 +589,16 @@ struct ContextIn {
     delivery_id: u64,
     auth: Auth,
     repaired: bool,
+    #[serde(default)]
+    headers: Headers,
     sources: Vec<Source>,
     #[serde(default)]
     forms: Vec<Option<UpParamsForm>>,
     global_params: Vec<GlobalParam>,
+}
+
+fn is_default(headers: &&Headers) -> bool {
+    **headers == Headers::default()
 }
 
 /// Whether `delivery` should replace `context` as the run's description: it carries sources or

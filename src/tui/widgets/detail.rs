@@ -64,6 +64,12 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     if described.repaired {
         notes.push("body repaired by the tolerant parser".into());
     }
+    if let Some(event) = &described.headers.gitee_event {
+        notes.push(format!("X-Gitee-Event: {}", clean_long(event)));
+    }
+    if let Some(id) = &described.headers.request_id {
+        notes.push(format!("X-Request-ID: {}", clean_long(id)));
+    }
     lines.push(Line::styled(
         format!("  {}", notes.join(" · ")),
         theme.label(),

@@ -1,4 +1,5 @@
-//! The event log: every delivery, accepted or rejected, newest at the bottom. It follows new
+//! The event log: every delivery, accepted or rejected, newest at the bottom; a test delivery
+//! or a body that is not a job notification says so, with the headers that tell what it was. It follows new
 //! entries until the user scrolls up; `G` or `s` follows again.
 
 use super::{Scene, pane, safe};
@@ -59,6 +60,24 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     }
                     if let Some(note) = accepted.effect.note() {
                         spans.push(Span::styled(format!("  ({note})"), theme.label()));
+                    }
+                    Line::from(spans)
+                }
+                LogEvent::Noted(noted) => {
+                    let mut spans = vec![
+                        time,
+                        Span::styled(format!("◦ {:<7} ", ""), theme.label()),
+                        Span::raw(noted.kind.describe()),
+                    ];
+                    if let Some(event) = &noted.gitee_event {
+                        spans.push(Span::styled("  X-Gitee-Event: ", theme.label()));
+                        spans.push(Span::raw(safe(event).into_owned()));
+                    }
+                    if let Some(id) = &noted.request_id {
+                        spans.push(Span::styled(
+                            format!("  X-Request-ID: {}", safe(id)),
+                            theme.label(),
+                        ));
                     }
                     Line::from(spans)
                 }

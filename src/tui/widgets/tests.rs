@@ -47,6 +47,7 @@ fn delivery(id: u64, at: DateTime<Utc>, body: &[u8]) -> Ingest {
         sent_at: Some(at),
         auth: Auth::Signature,
         repaired: parsed.repaired(),
+        headers: Default::default(),
         notification: parsed.notification,
     }))
 }
@@ -208,4 +209,62 @@ fn hostile_names_render_as_inert_text() {
 fn verification_off_is_said_in_the_header() {
     let screen = render(&Monitor::default(), &View::new(), &context(false), 120, 36);
     assert!(screen.contains("verification off"), "{screen}");
+}
+
+#[test]
+fn the_log_says_what_a_test_delivery_or_another_hook_was_and_the_detail_its_headers() {
+    let with = |id, body: &[u8], headers: crate::ingest::Headers| {
+        let Ingest::Accepted(delivery) = delivery(id, base(), body) else {
+            unreachable!()
+        };
+        let mut delivery = (*delivery).clone();
+        delivery.headers = headers;
+        Ingest::Accepted(Arc::new(delivery))
+    };
+    // As a journal edited by hand could hold them: the screen cleans them all the same.
+    let hostile = |event: &str, id: &str| crate::ingest::Headers {
+        ping: false,
+        gitee_event: Some(event.into()),
+        request_id: Some(id.into()),
+    };
+    let mut monitor = Monitor::default();
+    let ping = crate::ingest::Headers {
+        ping: true,
+        ..hostile("Push Hook", "req-1")
+    };
+    monitor.apply(&with(1, b"{}", ping));
+    monitor.apply(&with(
+        2,
+        b"{}",
+        hostile("Push\u{1b}[2J Hook", "req\u{9b}31m-2"),
+    ));
+    monitor.apply(&with(
+        3,
+        DOC_SAMPLE.as_bytes(),
+        hostile("Pipeline Hook", "req-3"),
+    ));
+    let mut view = View::new();
+    view.act(Action::Enter, &monitor);
+    view.act(Action::Enter, &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 36);
+    assert!(
+        screen.contains(
+            "◦         test delivery (X-Gitee-Ping)  X-Gitee-Event: Push Hook  X-Request-ID: req-1"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "◦         not a Gitee Go job notification  X-Gitee-Event: Push Hook  X-Request-ID: req-2"
+        ),
+        "{screen}"
+    );
+    // The detail pane wraps the line after the request id's name.
+    assert!(
+        screen.contains("auth signature · X-Gitee-Event: Pipeline Hook · X-Request-ID:"),
+        "{screen}"
+    );
+    assert!(screen.contains("│req-3 "), "{screen}");
+    assert!(!screen.contains("unknown pipeline"), "{screen}");
+    assert!(!screen.contains('\u{1b}') && !screen.contains('\u{9b}'));
 }
