@@ -23,8 +23,31 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
 
     if count == 0 {
         let lines = if monitor.pipeline_total() == 0 {
-            let mut lines = vec![
-                Line::styled("Waiting for the first webhook…", theme.title()),
+            // Test deliveries and other hooks make no pipeline; say they came, or a user who
+            // pressed "test" in Gitee's settings reads the screen as "nothing arrived".
+            let accepted = monitor.totals().accepted;
+            let mut lines = if accepted == 0 {
+                vec![Line::styled(
+                    "Waiting for the first webhook…",
+                    theme.title(),
+                )]
+            } else {
+                vec![
+                    Line::styled("Waiting for the first job notification…", theme.title()),
+                    Line::styled(
+                        format!(
+                            "{accepted} {}, none from a Gitee Go job.",
+                            if accepted == 1 {
+                                "delivery"
+                            } else {
+                                "deliveries"
+                            }
+                        ),
+                        theme.label(),
+                    ),
+                ]
+            };
+            lines.extend([
                 Line::default(),
                 Line::raw("Paste this URL into a Gitee Go job's"),
                 Line::raw("webhook notification (through a tunnel):"),
@@ -35,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     format!("  pipetop send --url {}", context.webhook_url),
                     theme.label(),
                 ),
-            ];
+            ]);
             if context.verification {
                 lines.push(Line::styled(
                     "    --secret <the same secret>",

@@ -268,3 +268,24 @@ fn the_log_says_what_a_test_delivery_or_another_hook_was_and_the_detail_its_head
     assert!(!screen.contains("unknown pipeline"), "{screen}");
     assert!(!screen.contains('\u{1b}') && !screen.contains('\u{9b}'));
 }
+
+#[test]
+fn an_empty_table_says_deliveries_came_when_none_was_a_job_notification() {
+    let mut monitor = Monitor::default();
+    let screen = render(&monitor, &View::new(), &context(true), 120, 36);
+    assert!(
+        screen.contains("Waiting for the first webhook…"),
+        "{screen}"
+    );
+    monitor.apply(&delivery(1, base(), b"{}"));
+    monitor.apply(&delivery(2, base(), br#"{"hook_name":"push_hooks"}"#));
+    let screen = render(&monitor, &View::new(), &context(true), 120, 36);
+    assert!(
+        screen.contains("Waiting for the first job notification…"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("2 deliveries, none from a Gitee Go job."),
+        "{screen}"
+    );
+}
