@@ -2,7 +2,8 @@
 //!
 //! Gitee's signature covers the timestamp, not the body, and nothing is documented about
 //! retries. So every delivery that carries `X-Gitee-Timestamp` gets a fingerprint: a hash of
-//! (timestamp, token, body), and in signature mode a hash of the (timestamp, token) pair.
+//! (timestamp, token, body), and in signature mode a hash of the (timestamp, token) pair, the
+//! token taken as verified, so that all its spellings are one pair.
 //! - The same fingerprint again is a redelivery: answered as a duplicate of the first id, never
 //!   stored or shown twice.
 //! - In signature mode, the same pair with another body is a captured token replayed with a
@@ -33,6 +34,12 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of a request, or `None` when it has no timestamp. `signed` says the token
     /// was a verified signature, so its pair must not come again with another body.
+    ///
+    /// `token` is the token as the verifier read it ([`crate::gitee::Verified::token`]), never as
+    /// sent: a signature can be spelled many ways (`%2F` or `%2f` for `/`, any character as
+    /// `%XX`), and each spelling must be the same pair. Without verification the token is taken
+    /// as sent, since nothing reads it: it only tells a redelivery, which repeats its bytes,
+    /// from another request.
     pub fn of(
         timestamp: Option<&str>,
         token: Option<&str>,
