@@ -158,6 +158,32 @@ impl Guard {
         }
     }
 
+    /// Where reading the journal back on start may stop ([`Journal::open`]'s `since`), for a
+    /// guard of `window` and requests whose body may take `body_timeout` to arrive.
+    ///
+    /// A pair can be replayed while its timestamp is within `window` of now, and was accepted
+    /// only with its timestamp within `window` of its arrival stamp (the receiver verifies at
+    /// that very instant), so every pair still usable arrived within two windows of now: those
+    /// must come back. Reading stops at the first line, from the end, stamped before the time
+    /// returned. Lines are in the order requests were stored, each stamped when it arrived, so a
+    /// line may be stamped earlier than lines ahead of it by as long as a request takes to be
+    /// stored (its body's timeout, then a parse of milliseconds), or by a step back of the
+    /// clock: reading goes back a body timeout and another two windows further, so such a line
+    /// never stops it early.
+    ///
+    /// [`Journal::open`]: super::journal::Journal::open
+    pub fn recall_since(
+        now: DateTime<Utc>,
+        window: Duration,
+        body_timeout: Duration,
+    ) -> DateTime<Utc> {
+        let back = window.saturating_mul(4).saturating_add(body_timeout);
+        TimeDelta::from_std(back)
+            .ok()
+            .and_then(|back| now.checked_sub_signed(back))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     /// Whether a fingerprint seen at `now` is new, a duplicate or a replay.
     pub fn check(&mut self, fingerprint: &Fingerprint, now: DateTime<Utc>) -> Verdict {
         self.prune(now);
@@ -283,6 +309,14 @@ mod tests {
         guard.record(first, 2, at(500));
         // The first record's turn to be pruned comes, but the later one stays.
         assert_eq!(guard.check(&first, at(700)), Verdict::Duplicate(2));
+    }
+
+    #[test]
+    fn the_journal_is_read_back_two_windows_and_a_body_timeout_past_what_the_guard_keeps() {
+        let since = Guard::recall_since(at(0), Duration::from_secs(300), Duration::from_secs(30));
+        assert_eq!(since, at(-1230));
+        let forever = Guard::recall_since(at(0), Duration::MAX, Duration::from_secs(30));
+        assert_eq!(forever, DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]
