@@ -451,3 +451,56 @@ fn a_delivery_in_the_rotated_file_is_remembered_after_a_restart() {
     assert!(!ids(&path).is_empty());
     remembered_after_a_restart(&args, &ts);
 }
+
+#[test]
+fn ids_never_wrap_and_a_journal_at_the_largest_id_is_refused_at_start() {
+    let dir = scratch_dir("last-id");
+    let path = dir.join("journal.jsonl");
+    let journal = path.to_str().unwrap();
+    let server = Server::start(&["--journal", journal]);
+    assert_eq!(
+        request("POST", &server.url("/webhook"), &[], BODY).body,
+        json!({"ok": true, "id": 1})
+    );
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+    // Edited to one short of the largest id.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen(r#"{"id":1,"#, r#"{"id":18446744073709551614,"#, 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+
+    let server = Server::start(&["--journal", journal]);
+    let url = server.url("/webhook");
+    let last = request("POST", &url, &[], &body("last"));
+    assert_eq!(last.body, json!({"ok": true, "id": u64::MAX}));
+    assert_eq!(server.next_line()["id"], u64::MAX);
+    let refused = request("POST", &url, &[], &body("one too many"));
+    assert_eq!(
+        (refused.status, refused.body),
+        (
+            503,
+            json!({"ok": false, "error": "cannot store the delivery: every delivery id up to 18446744073709551615 is used"})
+        )
+    );
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+
+    let mut again = pipetop();
+    again.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--headless",
+        "--journal",
+        journal,
+    ]);
+    let output = run(again);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "pipetop: the journal {journal} ends at delivery id 18446744073709551615, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE\n"
+        )
+    );
+    assert_eq!(journal_entries(&path).len(), 2);
+}

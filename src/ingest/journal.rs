@@ -54,6 +54,11 @@ pub enum JournalError {
         path.display()
     )]
     InUse { path: PathBuf },
+    #[error(
+        "the journal {} ends at delivery id {id}, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE",
+        path.display()
+    )]
+    NoIdLeft { path: PathBuf, id: u64 },
     /// Said to the sender with the 503, so it names no local path.
     #[error("cannot store the delivery: {0}")]
     Write(String),
@@ -93,7 +98,8 @@ pub struct Opened {
     pub journal: Journal,
     /// The entries already there, to replay.
     pub history: History,
-    /// The highest id stored; new deliveries continue after it.
+    /// The highest id stored; new deliveries continue after it. Never `u64::MAX`: a journal
+    /// that ends there is refused, as the next id would wrap.
     pub last_id: u64,
     /// For the duplicate guard, in file order: the fingerprints of the deliveries received
     /// since the `since` given to `open` (see [`Journal::open`]).
@@ -204,6 +210,12 @@ impl Journal {
         });
 
         let (last_id, recent) = recall(&mut parts, since).map_err(open_error)?;
+        if last_id == u64::MAX {
+            return Err(JournalError::NoIdLeft {
+                path: path.to_owned(),
+                id: last_id,
+            });
+        }
         Ok(Opened {
             journal,
             history: History { parts },
@@ -1519,6 +1531,27 @@ mod tests {
         assert_eq!(opened.last_id, total);
         let ids: Vec<u64> = opened.recent.iter().map(|recent| recent.id).collect();
         assert_eq!(ids, (11..=total).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_journal_at_the_largest_id_is_refused_in_one_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        fs::write(&path, line(&sample(u64::MAX - 1), None).unwrap()).unwrap();
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, u64::MAX - 1);
+        drop(opened);
+        let mut text = line(&sample(u64::MAX), None).unwrap();
+        text.extend(b"not an entry\n");
+        fs::write(&path, text).unwrap();
+        let err = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the journal {} ends at delivery id 18446744073709551615, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE",
+                path.display()
+            )
+        );
     }
 
     #[test]
