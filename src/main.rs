@@ -6,6 +6,7 @@ use clap::Parser as _;
 use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
 use pipetop::gitee::Verifier;
 use pipetop::gitee::signature::compact_duration;
+use pipetop::ingest::guard::Guard;
 use pipetop::ingest::handoff::{Handoff, Setup};
 use pipetop::ingest::journal::{self, Journal};
 use pipetop::ingest::replay::{self, Progress};
@@ -97,10 +98,9 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let bound = server::bind(config)?;
 
     // Open the journal before saying we listen: an unusable one is one sentence and exit 1.
-    // Fingerprints from two windows back are enough to catch a redelivery across a restart.
+    // It brings back every fingerprint the guard still needs, to hold across a restart.
     let window = args.tolerance;
-    let since = chrono::Utc::now()
-        - chrono::TimeDelta::from_std(window.saturating_mul(2)).unwrap_or_default();
+    let since = Guard::recall_since(chrono::Utc::now(), window, args.body_timeout);
     // The demo's made-up pipelines stay out of the user's real history unless asked for.
     let opened = if args.no_journal || (args.demo && args.journal.is_none()) {
         None

@@ -38,12 +38,15 @@ fn signed_url_encoded_and_password_deliveries_are_accepted() {
     );
     assert!(line["received_at"].as_str().unwrap().ends_with('Z'));
 
-    let encoded = pipetop::gitee::sign(SECRET, &ts)
+    // Another timestamp: the same one re-encoded is the same pair (see
+    // a_captured_token_spelled_anew_is_the_same_pair).
+    let ts2 = (ts.parse::<u64>().unwrap() + 1).to_string();
+    let encoded = pipetop::gitee::sign(SECRET, &ts2)
         .replace('+', "%2B")
         .replace('/', "%2F")
         .replace('=', "%3D");
     let headers = [
-        ("X-Gitee-Timestamp", ts.as_str()),
+        ("X-Gitee-Timestamp", ts2.as_str()),
         ("X-Gitee-Token", &encoded),
     ];
     let reply = request("POST", &url, &headers, BODY);
@@ -598,4 +601,68 @@ fn an_empty_token_says_the_gitee_webhook_has_no_key_set() {
         reply.body["error"],
         "missing X-Gitee-Token header; this receiver has a secret configured"
     );
+}
+
+#[test]
+fn a_captured_token_spelled_anew_is_the_same_pair() {
+    let server = Server::start(&["--secret", SECRET]);
+    let url = server.url("/webhook");
+    let ts = now_ms(0);
+    let token = pipetop::gitee::sign(SECRET, &ts);
+    assert_eq!(
+        post_signed(&url, SECRET, &ts, BODY).body,
+        json!({"ok": true, "id": 1})
+    );
+    assert_eq!(server.next_line()["id"], 1);
+
+    // One character as `%XX`, in upper or lower case hex, or several in a mix. The token ends
+    // with `=` (0x3D), so there is always a character whose hex has a letter.
+    let first = token.as_bytes()[0];
+    let spellings = [
+        token.replacen('=', "%3D", 1),
+        token.replacen('=', "%3d", 1),
+        format!("%{first:02X}{}", &token[1..]),
+        format!("%{first:02x}{}", &token[1..]).replacen('=', "%3D", 1),
+    ];
+    for spelled in &spellings {
+        assert_ne!(spelled, &token);
+        let headers = [
+            ("X-Gitee-Timestamp", ts.as_str()),
+            ("X-Gitee-Token", spelled),
+        ];
+        let forged = request(
+            "POST",
+            &url,
+            &headers,
+            br#"{"job":{"pipelineName":"forged"}}"#,
+        );
+        assert_eq!(
+            (forged.status, &forged.body),
+            (
+                401,
+                &json!({"ok": false, "error": "signature already used"})
+            ),
+            "{spelled}"
+        );
+        let line = server.next_line();
+        assert_eq!(
+            (line["status"].clone(), line["reason"].clone()),
+            (json!(401), json!("signature already used"))
+        );
+        let again = request("POST", &url, &headers, BODY);
+        assert_eq!(
+            again.body,
+            json!({"ok": true, "id": 1, "duplicate": true}),
+            "{spelled}"
+        );
+    }
+    let health = request("GET", &server.url("/healthz"), &[], b"");
+    assert_eq!(
+        (
+            health.body["accepted"].clone(),
+            health.body["duplicates"].clone()
+        ),
+        (json!(1), json!(spellings.len()))
+    );
+    server.assert_quiet();
 }

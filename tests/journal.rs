@@ -366,3 +366,141 @@ fn without_replay_headless_prints_live_deliveries_only_and_the_default_journal_i
         assert!(out.is_empty(), "history was printed: {out:?}");
     }
 }
+
+/// After a restart on `args`, the delivery signed at `ts` with [`BODY`] and stored as id 1 is
+/// still remembered: its pair with another body is refused, and the very same request again is
+/// a duplicate of id 1, stored once.
+fn remembered_after_a_restart(args: &[&str], ts: &str) {
+    let server = Server::start(args);
+    let url = server.url("/webhook");
+    let forged = post_signed(&url, SECRET, ts, &body("forged"));
+    assert_eq!(
+        (forged.status, forged.body),
+        (401, json!({"ok": false, "error": "signature already used"}))
+    );
+    assert_eq!(server.next_line()["reason"], "signature already used");
+    let again = post_signed(&url, SECRET, ts, BODY);
+    assert_eq!(again.body, json!({"ok": true, "id": 1, "duplicate": true}));
+    let health = request("GET", &server.url("/healthz"), &[], b"");
+    assert_eq!(
+        (
+            health.body["accepted"].clone(),
+            health.body["duplicates"].clone()
+        ),
+        (json!(0), json!(1))
+    );
+    server.assert_quiet();
+}
+
+/// Posts `BODY` signed at `ts` (id 1), then `later` more deliveries signed a millisecond apart,
+/// each with `body`, and stops the server.
+fn deliver_then_more(args: &[&str], ts: &str, later: u64, body: &[u8]) {
+    let server = Server::start(args);
+    let url = server.url("/webhook");
+    let first = post_signed(&url, SECRET, ts, BODY);
+    assert_eq!(first.body, json!({"ok": true, "id": 1}));
+    let ts: u64 = ts.parse().unwrap();
+    for n in 1..=later {
+        let reply = post_signed(&url, SECRET, &(ts + n).to_string(), body);
+        assert_eq!(reply.body, json!({"ok": true, "id": n + 1}));
+    }
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn a_delivery_behind_megabytes_of_later_ones_is_remembered_after_a_restart() {
+    let dir = scratch_dir("behind");
+    let path = dir.join("journal.jsonl");
+    let args = ["--secret", SECRET, "--journal", path.to_str().unwrap()];
+    let ts = now_ms(0);
+    let large = format!(
+        r#"{{"job":{{"pipelineId":2,"pipelineName":"large"}},"padding":"{}"}}"#,
+        "p".repeat(900 * 1024)
+    );
+    deliver_then_more(&args, &ts, 6, large.as_bytes());
+    let text = std::fs::read(&path).unwrap();
+    let first_line = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert!(text.len() - first_line > 5 << 20, "{}", text.len());
+    remembered_after_a_restart(&args, &ts);
+}
+
+#[test]
+fn a_delivery_in_the_rotated_file_is_remembered_after_a_restart() {
+    let dir = scratch_dir("rotated");
+    let path = dir.join("journal.jsonl");
+    let journal = path.to_str().unwrap();
+    let args = [
+        "--secret",
+        SECRET,
+        "--journal",
+        journal,
+        "--journal-max",
+        "1KiB",
+    ];
+    let ts = now_ms(0);
+    deliver_then_more(&args, &ts, 3, BODY);
+    let ids = |path: &Path| -> Vec<u64> {
+        journal_entries(path)
+            .iter()
+            .map(|e| e["id"].as_u64().unwrap())
+            .collect()
+    };
+    let previous = dir.join("journal.jsonl.1");
+    assert_eq!(ids(&previous).first(), Some(&1));
+    assert!(!ids(&path).is_empty());
+    remembered_after_a_restart(&args, &ts);
+}
+
+#[test]
+fn ids_never_wrap_and_a_journal_at_the_largest_id_is_refused_at_start() {
+    let dir = scratch_dir("last-id");
+    let path = dir.join("journal.jsonl");
+    let journal = path.to_str().unwrap();
+    let server = Server::start(&["--journal", journal]);
+    assert_eq!(
+        request("POST", &server.url("/webhook"), &[], BODY).body,
+        json!({"ok": true, "id": 1})
+    );
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+    // Edited to one short of the largest id.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen(r#"{"id":1,"#, r#"{"id":18446744073709551614,"#, 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+
+    let server = Server::start(&["--journal", journal]);
+    let url = server.url("/webhook");
+    let last = request("POST", &url, &[], &body("last"));
+    assert_eq!(last.body, json!({"ok": true, "id": u64::MAX}));
+    assert_eq!(server.next_line()["id"], u64::MAX);
+    let refused = request("POST", &url, &[], &body("one too many"));
+    assert_eq!(
+        (refused.status, refused.body),
+        (
+            503,
+            json!({"ok": false, "error": "cannot store the delivery: every delivery id up to 18446744073709551615 is used"})
+        )
+    );
+    let (status, _, _) = server.terminate();
+    assert!(status.success());
+
+    let mut again = pipetop();
+    again.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--headless",
+        "--journal",
+        journal,
+    ]);
+    let output = run(again);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "pipetop: the journal {journal} ends at delivery id 18446744073709551615, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE\n"
+        )
+    );
+    assert_eq!(journal_entries(&path).len(), 2);
+}

@@ -9,4 +9,4 @@ pub use parse::{ParseError, Parsed, parse_notification};
 pub use payload::{
     GlobalParam, Job, Notification, Source, SourceKind, Status, StatusCode, UpParams, UpParamsForm,
 };
-pub use signature::{Auth, Verifier, VerifyError, sign};
+pub use signature::{Auth, Verified, Verifier, VerifyError, sign};

@@ -4,7 +4,9 @@
 //! standard Base64 with padding, sometimes URL-encoded (Gitee's help page copies a URL-encode
 //! step from DingTalk's docs). In password mode the token is the secret itself. Both are
 //! compared in constant time, and the timestamp must lie within the tolerance of now, either way.
-//! The signature does not cover the body: the replay guard in `ingest` makes up for that.
+//! The signature does not cover the body: the replay guard in `ingest` makes up for that, and
+//! so it is given the token as verified ([`Verified::token`]), in the one form every accepted
+//! spelling of it shares.
 //! No error message ever contains the secret or the expected token.
 
 use base64::Engine as _;
@@ -37,6 +39,33 @@ impl Auth {
             Auth::Password => "password",
             Auth::None => "none",
         }
+    }
+}
+
+/// Credentials that passed the check.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub auth: Auth,
+    token: String,
+}
+
+impl Verified {
+    /// The token in the form the check read it, the same however it was written: in signature
+    /// mode the signature as [`sign`] writes it, whatever `%XX` escapes it came with (so a
+    /// captured token spelled anew is still the same pair to the replay guard); in password
+    /// mode the secret, the only spelling accepted.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // In password mode the token is the secret.
+        f.debug_struct("Verified")
+            .field("auth", &self.auth)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -111,7 +140,7 @@ impl Verifier {
         token: Option<&str>,
         timestamp: Option<&str>,
         now: SystemTime,
-    ) -> Result<Auth, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
         let token = token.ok_or(VerifyError::MissingToken)?.trim();
         if token.is_empty() {
             return Err(VerifyError::EmptyToken);
@@ -120,7 +149,7 @@ impl Verifier {
         let timestamp = timestamp.ok_or(VerifyError::MissingTimestamp)?;
         let millis: u64 = timestamp.parse().map_err(|_| VerifyError::BadTimestamp)?;
 
-        let auth = self.check_token(token, timestamp)?;
+        let verified = self.check_token(token, timestamp)?;
 
         let sent = UNIX_EPOCH + Duration::from_millis(millis);
         match now.duration_since(sent) {
@@ -128,27 +157,35 @@ impl Verifier {
                 age: compact_duration(age),
                 tolerance: compact_duration(self.tolerance),
             }),
-            Ok(_) => Ok(auth),
+            Ok(_) => Ok(verified),
             Err(ahead) if ahead.duration() > self.tolerance => Err(VerifyError::InFuture {
                 ahead: compact_duration(ahead.duration()),
                 tolerance: compact_duration(self.tolerance),
             }),
-            Err(_) => Ok(auth),
+            Err(_) => Ok(verified),
         }
     }
 
-    fn check_token(&self, token: &str, timestamp: &str) -> Result<Auth, VerifyError> {
+    fn check_token(&self, token: &str, timestamp: &str) -> Result<Verified, VerifyError> {
         let password = token.as_bytes().ct_eq(self.secret.as_bytes());
         let decoded = url_decoded(token);
         let signature = STANDARD
             .decode(decoded.as_bytes())
             .ok()
             .filter(|bytes| bytes.len() == 32)
-            .is_some_and(|bytes| mac(&self.secret, timestamp).verify_slice(&bytes).is_ok());
-        if signature {
-            Ok(Auth::Signature)
+            .filter(|bytes| mac(&self.secret, timestamp).verify_slice(bytes).is_ok());
+        if let Some(signature) = signature {
+            // Written anew from the verified bytes rather than kept as decoded, so no leniency
+            // of the decoders can give one signature two spellings.
+            Ok(Verified {
+                auth: Auth::Signature,
+                token: STANDARD.encode(signature),
+            })
         } else if bool::from(password) {
-            Ok(Auth::Password)
+            Ok(Verified {
+                auth: Auth::Password,
+                token: token.to_owned(),
+            })
         } else {
             Err(VerifyError::BadToken)
         }
@@ -200,20 +237,25 @@ mod tests {
     fn the_documented_test_vector_signs_and_verifies() {
         assert_eq!(sign(VECTOR_SECRET, VECTOR_TS), VECTOR_SIG);
         let now = at(1672135206524);
-        assert_eq!(
-            verifier().verify(Some(VECTOR_SIG), Some(VECTOR_TS), now),
-            Ok(Auth::Signature)
-        );
+        let verified = verifier().verify(Some(VECTOR_SIG), Some(VECTOR_TS), now);
+        assert_eq!(verified.map(|v| v.auth), Ok(Auth::Signature));
     }
 
     #[test]
-    fn a_url_encoded_signature_is_accepted() {
-        let encoded = "AbEvusCKxqRkBtTr4fD47SGVP%2FmRwlt48iuUYMFRloI%3D";
+    fn a_url_encoded_signature_is_accepted_as_the_same_token() {
         let now = at(1672135206524);
-        assert_eq!(
-            verifier().verify(Some(encoded), Some(VECTOR_TS), now),
-            Ok(Auth::Signature)
-        );
+        for encoded in [
+            "AbEvusCKxqRkBtTr4fD47SGVP%2FmRwlt48iuUYMFRloI%3D",
+            "AbEvusCKxqRkBtTr4fD47SGVP%2fmRwlt48iuUYMFRloI%3d",
+            "%41bEvusCKxqRkBtTr4fD47SGVP/mRwlt48iuUYMFRloI=",
+            "AbEvusCKxqRkBtTr4fD47SGVP/mRwlt48iuUYMFRloI%3d",
+            "%41%62%45vusCKxqRkBtTr4fD47SGVP%2FmRwlt48iuUYMFRloI%3d",
+        ] {
+            let verified = verifier().verify(Some(encoded), Some(VECTOR_TS), now);
+            let verified = verified.unwrap_or_else(|err| panic!("{encoded}: {err}"));
+            assert_eq!(verified.auth, Auth::Signature, "{encoded}");
+            assert_eq!(verified.token(), VECTOR_SIG, "{encoded}");
+        }
     }
 
     #[test]
@@ -233,21 +275,29 @@ mod tests {
     #[test]
     fn password_mode_accepts_the_plain_secret_only() {
         let now = at(1672135206524);
+        let verified = verifier().verify(Some("123654"), Some(VECTOR_TS), now);
+        let verified = verified.unwrap();
         assert_eq!(
-            verifier().verify(Some("123654"), Some(VECTOR_TS), now),
-            Ok(Auth::Password)
+            (verified.auth, verified.token()),
+            (Auth::Password, "123654")
         );
-        assert_eq!(
-            verifier().verify(Some("12365"), Some(VECTOR_TS), now),
-            Err(VerifyError::BadToken)
-        );
+        for wrong in ["12365", "%31%32%33%36%35%34"] {
+            assert_eq!(
+                verifier().verify(Some(wrong), Some(VECTOR_TS), now),
+                Err(VerifyError::BadToken)
+            );
+        }
+        assert!(!format!("{verified:?}").contains(VECTOR_SECRET));
     }
 
     #[test]
     fn the_tolerance_holds_in_both_directions() {
         let sent = 1672135206524;
         let v = verifier();
-        let ok = |now| v.verify(Some(VECTOR_SIG), Some(VECTOR_TS), at(now));
+        let ok = |now| {
+            v.verify(Some(VECTOR_SIG), Some(VECTOR_TS), at(now))
+                .map(|v| v.auth)
+        };
         assert_eq!(ok(sent + 300_000), Ok(Auth::Signature));
         assert_eq!(ok(sent - 300_000), Ok(Auth::Signature));
         assert_eq!(
@@ -336,6 +386,26 @@ mod tests {
                     prop_assert!(!text.contains(secret), "{}", text);
                     prop_assert!(!text.contains('\n'));
                 }
+            }
+
+            #[test]
+            fn every_spelling_of_a_signature_is_one_token(
+                escaped in proptest::collection::vec((any::<bool>(), any::<bool>()), 44),
+            ) {
+                // Each character as itself or as `%XX`, in upper or lower case hex.
+                let spelled: String = VECTOR_SIG
+                    .bytes()
+                    .zip(&escaped)
+                    .map(|(byte, &(escape, lower))| match (escape, lower) {
+                        (false, _) => char::from(byte).to_string(),
+                        (true, false) => format!("%{byte:02X}"),
+                        (true, true) => format!("%{byte:02x}"),
+                    })
+                    .collect();
+                let verified = verifier()
+                    .verify(Some(&spelled), Some(VECTOR_TS), at(1672135206524))
+                    .map_err(|err| TestCaseError::fail(format!("{spelled}: {err}")))?;
+                prop_assert_eq!(verified.token(), VECTOR_SIG);
             }
         }
     }

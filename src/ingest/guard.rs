@@ -2,7 +2,8 @@
 //!
 //! Gitee's signature covers the timestamp, not the body, and nothing is documented about
 //! retries. So every delivery that carries `X-Gitee-Timestamp` gets a fingerprint: a hash of
-//! (timestamp, token, body), and in signature mode a hash of the (timestamp, token) pair.
+//! (timestamp, token, body), and in signature mode a hash of the (timestamp, token) pair, the
+//! token taken as verified, so that all its spellings are one pair.
 //! - The same fingerprint again is a redelivery: answered as a duplicate of the first id, never
 //!   stored or shown twice.
 //! - In signature mode, the same pair with another body is a captured token replayed with a
@@ -33,6 +34,12 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of a request, or `None` when it has no timestamp. `signed` says the token
     /// was a verified signature, so its pair must not come again with another body.
+    ///
+    /// `token` is the token as the verifier read it ([`crate::gitee::Verified::token`]), never as
+    /// sent: a signature can be spelled many ways (`%2F` or `%2f` for `/`, any character as
+    /// `%XX`), and each spelling must be the same pair. Without verification the token is taken
+    /// as sent, since nothing reads it: it only tells a redelivery, which repeats its bytes,
+    /// from another request.
     pub fn of(
         timestamp: Option<&str>,
         token: Option<&str>,
@@ -149,6 +156,32 @@ impl Guard {
             pairs: Map::default(),
             order: VecDeque::new(),
         }
+    }
+
+    /// Where reading the journal back on start may stop ([`Journal::open`]'s `since`), for a
+    /// guard of `window` and requests whose body may take `body_timeout` to arrive.
+    ///
+    /// A pair can be replayed while its timestamp is within `window` of now, and was accepted
+    /// only with its timestamp within `window` of its arrival stamp (the receiver verifies at
+    /// that very instant), so every pair still usable arrived within two windows of now: those
+    /// must come back. Reading stops at the first line, from the end, stamped before the time
+    /// returned. Lines are in the order requests were stored, each stamped when it arrived, so a
+    /// line may be stamped earlier than lines ahead of it by as long as a request takes to be
+    /// stored (its body's timeout, then a parse of milliseconds), or by a step back of the
+    /// clock: reading goes back a body timeout and another two windows further, so such a line
+    /// never stops it early.
+    ///
+    /// [`Journal::open`]: super::journal::Journal::open
+    pub fn recall_since(
+        now: DateTime<Utc>,
+        window: Duration,
+        body_timeout: Duration,
+    ) -> DateTime<Utc> {
+        let back = window.saturating_mul(4).saturating_add(body_timeout);
+        TimeDelta::from_std(back)
+            .ok()
+            .and_then(|back| now.checked_sub_signed(back))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// Whether a fingerprint seen at `now` is new, a duplicate or a replay.
@@ -276,6 +309,14 @@ mod tests {
         guard.record(first, 2, at(500));
         // The first record's turn to be pruned comes, but the later one stays.
         assert_eq!(guard.check(&first, at(700)), Verdict::Duplicate(2));
+    }
+
+    #[test]
+    fn the_journal_is_read_back_two_windows_and_a_body_timeout_past_what_the_guard_keeps() {
+        let since = Guard::recall_since(at(0), Duration::from_secs(300), Duration::from_secs(30));
+        assert_eq!(since, at(-1230));
+        let forever = Guard::recall_since(at(0), Duration::MAX, Duration::from_secs(30));
+        assert_eq!(forever, DateTime::<Utc>::MIN_UTC);
     }
 
     #[test]

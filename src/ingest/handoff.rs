@@ -77,6 +77,10 @@ pub enum HandoffError {
     Store(String),
 }
 
+/// Ids never wrap: once `u64::MAX` is given out, nothing more is stored.
+const NO_ID_LEFT: &str =
+    "cannot store the delivery: every delivery id up to 18446744073709551615 is used";
+
 /// How the writer is set up.
 pub struct Setup {
     /// Where deliveries go once stored.
@@ -108,7 +112,8 @@ enum Route {
 
 /// What numbering a delivery needs when nothing is stored.
 struct Numbering {
-    next_id: u64,
+    /// `None` once every id is used.
+    next_id: Option<u64>,
     guard: Guard,
 }
 
@@ -165,7 +170,7 @@ impl Handoff {
         }
         let Some(journal) = setup.journal else {
             let numbering = Numbering {
-                next_id: setup.first_id,
+                next_id: Some(setup.first_id),
                 guard,
             };
             let handoff = Handoff {
@@ -179,7 +184,7 @@ impl Handoff {
         let writer = Writer {
             out: setup.out.clone(),
             journal,
-            next_id: setup.first_id,
+            next_id: Some(setup.first_id),
             guard,
             counts: Arc::clone(&counts),
         };
@@ -255,8 +260,11 @@ impl Handoff {
             }
             Verdict::Replayed => Err(HandoffError::SignatureReused),
             Verdict::New => {
-                delivery.id = numbering.next_id;
-                numbering.next_id += 1;
+                let Some(id) = numbering.next_id else {
+                    return Err(HandoffError::Store(NO_ID_LEFT.into()));
+                };
+                delivery.id = id;
+                numbering.next_id = id.checked_add(1);
                 if let Some(fingerprint) = fingerprint {
                     numbering.guard.record(fingerprint, delivery.id, now);
                 }
@@ -297,7 +305,8 @@ impl Handoff {
 struct Writer {
     out: mpsc::Sender<Ingest>,
     journal: Journal,
-    next_id: u64,
+    /// `None` once every id is used.
+    next_id: Option<u64>,
     guard: Guard,
     counts: Arc<Counts>,
 }
@@ -339,16 +348,19 @@ impl Writer {
             let outcome = match verdict {
                 Verdict::Duplicate(id) => Outcome::Duplicate(id),
                 Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
-                Verdict::New => {
-                    let delivery = job.draft.numbered(next_id);
-                    job.line.write_numbered(next_id, &mut lines);
-                    if let Some(fingerprint) = job.fingerprint {
-                        self.guard.record(fingerprint, next_id, now);
-                        recorded.push(fingerprint);
+                Verdict::New => match next_id {
+                    None => Outcome::Refused(HandoffError::Store(NO_ID_LEFT.into())),
+                    Some(id) => {
+                        let delivery = job.draft.numbered(id);
+                        job.line.write_numbered(id, &mut lines);
+                        if let Some(fingerprint) = job.fingerprint {
+                            self.guard.record(fingerprint, id, now);
+                            recorded.push(fingerprint);
+                        }
+                        next_id = id.checked_add(1);
+                        Outcome::Stored(Box::new(delivery))
                     }
-                    next_id += 1;
-                    Outcome::Stored(Box::new(delivery))
-                }
+                },
             };
             outcomes.push(outcome);
         }
@@ -366,7 +378,7 @@ impl Writer {
             for fingerprint in &recorded {
                 self.guard.forget(fingerprint, now);
             }
-            let first_of_batch = self.next_id;
+            let first_of_batch = self.next_id.unwrap_or(u64::MAX);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let answer = match outcome {
                     Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
@@ -385,9 +397,8 @@ impl Writer {
             return;
         }
         self.next_id = next_id;
-        self.counts
-            .last_id
-            .store(next_id.saturating_sub(1), Ordering::Relaxed);
+        let last_id = next_id.map_or(u64::MAX, |id| id.saturating_sub(1));
+        self.counts.last_id.store(last_id, Ordering::Relaxed);
 
         let mut answers = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
@@ -544,6 +555,32 @@ mod tests {
         assert_eq!(id_of(rx.recv().await), 1);
         assert_eq!(id_of(rx.recv().await), 2);
         assert_eq!(handoff.duplicates(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_largest_id_is_the_last_given_and_ids_never_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let opened = Journal::open(&path, journal::DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let (journaled, stopped) = Handoff::start(Setup {
+            out: tx.clone(),
+            journal: Some(opened.journal),
+            first_id: u64::MAX,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        });
+        let direct = Handoff::new(tx, u64::MAX);
+        for handoff in [&journaled, &direct] {
+            assert_eq!(handoff.accept(draft(), None).await, ok(u64::MAX));
+            let refused = Err(HandoffError::Store(NO_ID_LEFT.into()));
+            assert_eq!(handoff.accept(draft(), None).await, refused);
+            assert_eq!(handoff.last_id(), u64::MAX);
+            assert_eq!(id_of(rx.recv().await), u64::MAX);
+        }
+        drop((journaled, direct));
+        stopped.wait();
+        assert!(rx.recv().await.is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

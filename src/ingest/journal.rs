@@ -25,7 +25,7 @@
 //! in chunks of whole lines and deals them to parsing threads in turn, and takes the parsed
 //! chunks back in the same turn, which keeps the entries in file order ([`History::read`]).
 
-use super::guard::{self, Fingerprint};
+use super::guard::{self, Fingerprint, Guard};
 use super::{Delivery, Headers, rfc3339};
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, Notification, UpParamsForm};
@@ -41,9 +41,6 @@ use std::sync::{Arc, mpsc};
 /// The size past which the journal is rotated, unless `--journal-max` says otherwise.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
 
-/// How much of the journal's end is read at start for the last id and recent fingerprints.
-const TAIL_BYTES: u64 = 4 * 1024 * 1024;
-
 /// Why the journal cannot be used; each message is one sentence.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -58,6 +55,11 @@ pub enum JournalError {
         path.display()
     )]
     InUse { path: PathBuf },
+    #[error(
+        "the journal {} ends at delivery id {id}, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE",
+        path.display()
+    )]
+    NoIdLeft { path: PathBuf, id: u64 },
     /// Said to the sender with the 503, so it names no local path.
     #[error("cannot store the delivery: {0}")]
     Write(String),
@@ -97,9 +99,11 @@ pub struct Opened {
     pub journal: Journal,
     /// The entries already there, to replay.
     pub history: History,
-    /// The highest id stored; new deliveries continue after it.
+    /// The highest id stored; new deliveries continue after it. Never `u64::MAX`: a journal
+    /// that ends there is refused, as the next id would wrap.
     pub last_id: u64,
-    /// Entries received since the `since` given to `open`, for the duplicate guard.
+    /// For the duplicate guard, in file order: the fingerprints of the deliveries received
+    /// since the `since` given to `open` (see [`Journal::open`]).
     pub recent: Vec<Recent>,
     /// Things worth a warning, each one sentence (a cut-short last line).
     pub warnings: Vec<String>,
@@ -115,7 +119,14 @@ pub struct Recent {
 
 impl Journal {
     /// Opens (creating it and its directory if needed) and locks the journal at `path`, drops a
-    /// cut-short last line, and finds the last id and the fingerprints received since `since`.
+    /// cut-short last line, and finds the last id and the recent fingerprints.
+    ///
+    /// Those are read from the newest line back, through the journal and then the previous
+    /// file, up to the first line received before `since`: every line after that one comes
+    /// back, however many bytes or files lie between, and nothing before it is read. So the cost
+    /// follows how many deliveries came since `since`, not the journal's size, and is bounded
+    /// by the [`Guard::MAX_ENTRIES`](super::guard::Guard::MAX_ENTRIES) newest fingerprints,
+    /// which is all the guard keeps.
     pub fn open(path: &Path, max_size: u64, since: DateTime<Utc>) -> Result<Opened, JournalError> {
         let open_error = |err: io::Error| JournalError::Open {
             path: path.to_owned(),
@@ -199,15 +210,12 @@ impl Journal {
             after: None,
         });
 
-        let mut last_id = 0;
-        let mut recent = Vec::new();
-        for part in parts.iter_mut().rev() {
-            let tail = Tail::scan(part, since).map_err(open_error)?;
-            recent.splice(0..0, tail.recent);
-            if let Some(id) = tail.last_id {
-                last_id = id;
-                break;
-            }
+        let (last_id, recent) = recall(&mut parts, since).map_err(open_error)?;
+        if last_id == u64::MAX {
+            return Err(JournalError::NoIdLeft {
+                path: path.to_owned(),
+                id: last_id,
+            });
         }
         Ok(Opened {
             journal,
@@ -330,12 +338,6 @@ struct Part {
     after: Option<u64>,
 }
 
-/// The last id and the recent fingerprints in a file's end.
-struct Tail {
-    last_id: Option<u64>,
-    recent: Vec<Recent>,
-}
-
 /// Just what the start needs from a line; the notification is skipped unparsed.
 #[derive(Deserialize)]
 struct TailEntry {
@@ -348,41 +350,24 @@ struct TailEntry {
     pair: Option<String>,
 }
 
-impl Tail {
-    fn scan(part: &mut Part, since: DateTime<Utc>) -> io::Result<Tail> {
-        let tail = Tail::scan_from(part, part.len.saturating_sub(TAIL_BYTES), since)?;
-        if tail.last_id.is_some() || part.len <= TAIL_BYTES {
-            return Ok(tail);
-        }
-        // The whole end is unreadable: look through the rest, which is slow but rare.
-        Tail::scan_from(part, 0, since)
-    }
-
-    fn scan_from(part: &mut Part, from: u64, since: DateTime<Utc>) -> io::Result<Tail> {
-        part.file.seek(SeekFrom::Start(from))?;
-        let mut reader = BufReader::new((&part.file).take(part.len - from));
-        let mut line = Vec::new();
-        if from > 0 {
-            // Starting mid-file: the first piece is the end of a line that began earlier.
-            reader.read_until(b'\n', &mut line)?;
-        }
-        let mut tail = Tail {
-            last_id: None,
-            recent: Vec::new(),
-        };
-        loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
-                break;
-            }
-            let Ok(entry) = serde_json::from_slice::<TailEntry>(&line) else {
+/// The highest id in `parts` (0 when none), and the fingerprints of the deliveries after the
+/// last line received before `since`, in file order; see [`Journal::open`]. Lines that do not
+/// read as entries are stepped over.
+fn recall(parts: &mut [Part], since: DateTime<Utc>) -> io::Result<(u64, Vec<Recent>)> {
+    let mut last_id = None;
+    let mut recent = Vec::new();
+    'files: for part in parts.iter_mut().rev() {
+        let mut lines = LinesBack::new(&part.file, part.len);
+        while let Some(line) = lines.next_line()? {
+            let Ok(entry) = serde_json::from_slice::<TailEntry>(line) else {
                 continue;
             };
-            tail.last_id = Some(tail.last_id.map_or(entry.id, |id| id.max(entry.id)));
-            if entry.received_at >= since
-                && let Some(delivery) = entry.key.as_deref().and_then(guard::from_hex)
-            {
-                tail.recent.push(Recent {
+            last_id = Some(last_id.map_or(entry.id, |id: u64| id.max(entry.id)));
+            if entry.received_at < since {
+                break 'files;
+            }
+            if let Some(delivery) = entry.key.as_deref().and_then(guard::from_hex) {
+                recent.push(Recent {
                     id: entry.id,
                     received_at: entry.received_at,
                     fingerprint: Fingerprint {
@@ -390,9 +375,70 @@ impl Tail {
                         pair: entry.pair.as_deref().and_then(guard::from_hex),
                     },
                 });
+                if recent.len() == Guard::MAX_ENTRIES {
+                    break 'files;
+                }
             }
         }
-        Ok(tail)
+    }
+    recent.reverse();
+    Ok((last_id.unwrap_or(0), recent))
+}
+
+/// How much [`LinesBack`] reads at a time, at least.
+const BACK_BLOCK: usize = 64 * 1024;
+
+/// A file's lines from its end back to its start, each with its newline if it has one. Reads
+/// go back a block at a time, and a line longer than what is held doubles the read, so a long
+/// line costs its length and not its length squared.
+struct LinesBack<'a> {
+    file: &'a File,
+    /// The file offset of `buf[0]`.
+    offset: u64,
+    buf: Vec<u8>,
+    /// `buf[..end]` is not handed out yet.
+    end: usize,
+}
+
+impl<'a> LinesBack<'a> {
+    /// The lines of `file`'s first `len` bytes.
+    fn new(file: &'a File, len: u64) -> LinesBack<'a> {
+        LinesBack {
+            file,
+            offset: len,
+            buf: Vec::new(),
+            end: 0,
+        }
+    }
+
+    /// The line before those handed out so far; `None` once the file's start is passed.
+    fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            // The line's own newline, if it has one, is its last byte: the one before ends
+            // the line ahead of it.
+            let before = self.end.saturating_sub(1);
+            if let Some(at) = memchr::memrchr(b'\n', &self.buf[..before]) {
+                let line = at + 1..self.end;
+                self.end = at + 1;
+                return Ok(Some(&self.buf[line]));
+            }
+            if self.offset == 0 {
+                let line = 0..std::mem::take(&mut self.end);
+                return Ok((!line.is_empty()).then(|| &self.buf[line]));
+            }
+            let want = (BACK_BLOCK.max(self.end) as u64).min(self.offset);
+            let from = self.offset - want;
+            // A block or what is held already, either of which is a usize.
+            let want = want as usize;
+            let mut buf = vec![0; want + self.end];
+            let mut file = self.file;
+            file.seek(SeekFrom::Start(from))?;
+            file.read_exact(&mut buf[..want])?;
+            buf[want..].copy_from_slice(&self.buf[..self.end]);
+            self.end = buf.len();
+            self.buf = buf;
+            self.offset = from;
+        }
     }
 }
 
@@ -1417,6 +1463,148 @@ mod tests {
         assert_eq!(opened.recent.len(), 1);
         assert_eq!(opened.recent[0].id, 2);
         assert_eq!(opened.recent[0].fingerprint, fingerprint);
+    }
+
+    #[test]
+    fn lines_come_back_last_first_across_blocks_and_long_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines");
+        let mut text = Vec::new();
+        // Short lines straddling block boundaries at every offset, blank lines, lines longer
+        // than a block and than what is held, and a last piece with no newline.
+        for n in 0..3000 {
+            text.extend(format!("{n}{}\n", "x".repeat(n * 7 % 113)).bytes());
+            if n % 500 == 0 {
+                text.extend(b"\n");
+                text.extend("y".repeat(3 * BACK_BLOCK + n).bytes());
+                text.extend(b"\n");
+            }
+        }
+        text.extend(b"no newline");
+        fs::write(&path, &text).unwrap();
+        let file = File::open(&path).unwrap();
+        for len in [text.len(), text.len() - 10, 1, 0] {
+            let expected: Vec<&[u8]> = text[..len].split_inclusive(|&b| b == b'\n').rev().collect();
+            let mut lines = LinesBack::new(&file, len as u64);
+            let mut read = Vec::new();
+            while let Some(line) = lines.next_line().unwrap() {
+                read.push(line.to_vec());
+            }
+            assert_eq!(read, expected, "{len} bytes");
+        }
+    }
+
+    /// A delivery received `ago` before now, with a signed fingerprint of its own.
+    fn signed(id: u64, body: &[u8], ago: chrono::TimeDelta) -> (Vec<u8>, Recent) {
+        let mut d = delivery(id, body);
+        d.received_at -= ago;
+        let fingerprint = Fingerprint::of(Some(&id.to_string()), Some("t"), body, true).unwrap();
+        let recent = Recent {
+            id,
+            received_at: d.received_at,
+            fingerprint,
+        };
+        (line(&d, Some(&fingerprint)).unwrap(), recent)
+    }
+
+    fn ten_minutes_ago() -> DateTime<Utc> {
+        Utc::now() - chrono::TimeDelta::minutes(10)
+    }
+
+    #[test]
+    fn recent_deliveries_come_back_behind_megabytes_of_bodies_and_from_the_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let big = format!(
+            r#"{{"job":{{"pipelineId":1}},"padding":"{}"}}"#,
+            "p".repeat(900 * 1024)
+        );
+        // Two small lines and six of 900 KiB, then two more: past 6 MiB, so the journal was
+        // rotated, and 1 and 2 are in `.1` with over 4 MiB after them there, and more after
+        // that in the journal.
+        let mut journal = Journal::open(&path, 6 << 20, Utc::now()).unwrap().journal;
+        let mut expected = Vec::new();
+        for id in 1..=10 {
+            let body: &[u8] = if id > 2 {
+                big.as_bytes()
+            } else {
+                br#"{"job":{"pipelineId":1}}"#
+            };
+            let (line, recent) = signed(id, body, chrono::TimeDelta::zero());
+            journal.append(&line).unwrap();
+            expected.push(recent);
+        }
+        drop(journal);
+        assert!(fs::metadata(previous_path(&path)).unwrap().len() > 5 << 20);
+        let opened = Journal::open(&path, 6 << 20, ten_minutes_ago()).unwrap();
+        assert_eq!(opened.last_id, 10);
+        assert_eq!(opened.recent, expected);
+        assert!(fs::metadata(&path).unwrap().len() > 1 << 20);
+    }
+
+    #[test]
+    fn reading_back_stops_at_the_first_line_received_before_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let minutes = chrono::TimeDelta::minutes;
+        // In `.1`: 1, recent by its stamp but behind an old line, so not read.
+        fs::write(previous_path(&path), signed(1, b"{}", minutes(0)).0).unwrap();
+        let mut text = Vec::new();
+        let mut expected = Vec::new();
+        for (id, ago) in [(2, 0), (3, 60), (4, 1), (5, 0)] {
+            let (line, recent) = signed(id, b"{}", minutes(ago));
+            text.extend(line);
+            if id > 3 {
+                expected.push(recent);
+            }
+        }
+        text.extend(b"not an entry\n");
+        fs::write(&path, text).unwrap();
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, ten_minutes_ago()).unwrap();
+        assert_eq!(opened.last_id, 5);
+        assert_eq!(opened.recent, expected);
+        drop(opened);
+        // Nothing recent: the last id still comes back, from the previous file if need be.
+        fs::write(&path, b"").unwrap();
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now() + minutes(1)).unwrap();
+        assert_eq!((opened.last_id, opened.recent), (1, Vec::new()));
+    }
+
+    #[test]
+    fn no_more_fingerprints_come_back_than_the_guard_keeps_and_the_newest_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let total = Guard::MAX_ENTRIES as u64 + 10;
+        let mut text = Vec::new();
+        for id in 1..=total {
+            text.extend(signed(id, b"{}", chrono::TimeDelta::zero()).0);
+        }
+        fs::write(&path, text).unwrap();
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, ten_minutes_ago()).unwrap();
+        assert_eq!(opened.last_id, total);
+        let ids: Vec<u64> = opened.recent.iter().map(|recent| recent.id).collect();
+        assert_eq!(ids, (11..=total).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_journal_at_the_largest_id_is_refused_in_one_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        fs::write(&path, line(&sample(u64::MAX - 1), None).unwrap()).unwrap();
+        let opened = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap();
+        assert_eq!(opened.last_id, u64::MAX - 1);
+        drop(opened);
+        let mut text = line(&sample(u64::MAX), None).unwrap();
+        text.extend(b"not an entry\n");
+        fs::write(&path, text).unwrap();
+        let err = Journal::open(&path, DEFAULT_MAX_SIZE, Utc::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the journal {} ends at delivery id 18446744073709551615, the largest id there is, so no id is left for the next delivery; move it aside or choose another with --journal FILE",
+                path.display()
+            )
+        );
     }
 
     #[test]

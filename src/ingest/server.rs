@@ -319,15 +319,22 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
     let token = header_text(headers, TOKEN_HEADER);
     let timestamp = header_text(headers, TIMESTAMP_HEADER);
-    let auth = match &shared.verifier {
-        None => Auth::None,
-        Some(verifier) => {
-            match verifier.verify(token.as_deref(), timestamp.as_deref(), SystemTime::now()) {
-                Ok(auth) => auth,
-                Err(err) => return reject(StatusCode::UNAUTHORIZED, err.to_string()).await,
-            }
-        }
+    let verified = match &shared.verifier {
+        None => None,
+        // Checked at the instant the journal stamps, so that stamp bounds the timestamp
+        // exactly, and the guard's recall after a restart can rely on it.
+        Some(verifier) => match verifier.verify(
+            token.as_deref(),
+            timestamp.as_deref(),
+            SystemTime::from(received_at),
+        ) {
+            Ok(verified) => Some(verified),
+            Err(err) => return reject(StatusCode::UNAUTHORIZED, err.to_string()).await,
+        },
     };
+    let auth = verified
+        .as_ref()
+        .map_or(Auth::None, |verified| verified.auth);
     let sent_at = sent_at(headers);
     let kept = kept_headers(headers);
 
@@ -349,12 +356,11 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             return reject(StatusCode::REQUEST_TIMEOUT, reason).await;
         }
     };
-    let fingerprint = Fingerprint::of(
-        timestamp.as_deref(),
-        token.as_deref(),
-        &body,
-        auth == Auth::Signature,
-    );
+    // The token as verified, so every spelling of one token is one pair; unchecked, as sent.
+    let token = verified
+        .as_ref()
+        .map_or(token.as_deref(), |v| Some(v.token()));
+    let fingerprint = Fingerprint::of(timestamp.as_deref(), token, &body, auth == Auth::Signature);
 
     let parsed = match parse_notification(&body) {
         Ok(parsed) => parsed,
