@@ -6,6 +6,10 @@
 //! not leak out as stray text), C0 and C1 control characters, and the Unicode bidirectional
 //! controls that can make text read differently from how it is stored. Line breaks and tabs
 //! become spaces. The result is bounded in display width, with `…` where it was cut.
+//!
+//! What is left is reduced to characters whose width every terminal agrees on, so that what
+//! pipetop measures is what the terminal draws and no name can push a border or write over
+//! another cell: see [`shown`] for the rule.
 
 use std::borrow::Cow;
 use unicode_width::UnicodeWidthChar;
@@ -41,9 +45,11 @@ pub fn clean(text: &str, max_width: usize) -> Cow<'_, str> {
                 skip_string(&mut chars);
                 continue;
             }
-            '\t' | '\n' | '\r' => ' ',
-            c if is_unsafe(c) => continue,
-            c => c,
+            c => match shown(c) {
+                Shown::Kept => c,
+                Shown::As(other) => other,
+                Shown::Dropped => continue,
+            },
         };
         let w = shown.width().unwrap_or(0);
         if width + w > max_width {
@@ -65,9 +71,76 @@ pub fn clean_long(text: &str) -> Cow<'_, str> {
 }
 
 fn is_clean(text: &str) -> bool {
-    !text
-        .chars()
-        .any(|c| is_unsafe(c) || matches!(c, '\t' | '\n' | '\r' | '\u{1b}'))
+    text.chars().all(|c| shown(c) == Shown::Kept)
+}
+
+/// What becomes of one character outside an escape sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Kept,
+    As(char),
+    Dropped,
+}
+
+/// The rule: a character is shown as it is only when it takes one or two columns and no
+/// terminal draws it otherwise.
+/// - Tabs and line breaks (`\n`, `\r`, U+2028, U+2029) become a space.
+/// - Dropped: controls, DEL, bidirectional controls; every character of no width (combining
+///   marks, zero-width spaces and joiners, word joiners, the byte order mark); format characters
+///   that some terminals draw and others do not (soft hyphen U+00AD, Arabic and other
+///   prepended marks, tag characters U+E0000–U+E007F); variation selectors (they switch an
+///   emoji between one and two columns); emoji skin-tone modifiers (joined to the emoji before
+///   them by some terminals only); Hangul fillers (U+115F, U+1160, U+3164, U+FFA0, drawn blank
+///   at differing widths).
+/// - Regional indicators (two of them draw a flag, one or two columns wide by terminal) become
+///   their ASCII letter: 🇨🇳 reads `CN`.
+/// - Private-use characters (icons whose width depends on the font) become `�`.
+///
+/// So a zero-width-joiner sequence such as a family emoji is shown as its separate emoji, each
+/// two columns, which is what every terminal can agree to draw.
+fn shown(c: char) -> Shown {
+    match c {
+        ' '..='~' => Shown::Kept,
+        '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => Shown::As(' '),
+        c if is_unsafe(c) || is_unsteady(c) => Shown::Dropped,
+        '\u{1f1e6}'..='\u{1f1ff}' => {
+            let letter = u32::from(c) - 0x1f1e6 + u32::from(b'A');
+            char::from_u32(letter).map_or(Shown::Dropped, Shown::As)
+        }
+        '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..='\u{ffffd}' | '\u{100000}'..='\u{10fffd}' => {
+            Shown::As('\u{fffd}')
+        }
+        c => match c.width() {
+            Some(1 | 2) => Shown::Kept,
+            _ => Shown::Dropped,
+        },
+    }
+}
+
+/// Characters with a width of their own that terminals draw differently: see [`shown`].
+fn is_unsteady(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{115f}'..='\u{11ff}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{e0100}'..='\u{e01ef}'
+            | '\u{e0000}'..='\u{e007f}'
+            | '\u{1f3fb}'..='\u{1f3ff}'
+            | '\u{200b}'..='\u{200d}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 fn fits(text: &str, max_width: usize) -> bool {
@@ -181,6 +254,48 @@ mod tests {
         assert_eq!(clean("abc", 0), "");
         let long = "x".repeat(10_000);
         assert_eq!(clean(&long, FIELD_WIDTH).chars().count(), FIELD_WIDTH);
+    }
+
+    #[test]
+    fn characters_of_disputed_width_are_reduced_to_ones_every_terminal_draws_alike() {
+        assert_eq!(clean("soft\u{ad}hyphen", 40), "softhyphen");
+        // A family: man, ZWJ, woman, ZWJ, girl. Each emoji stays, two columns each.
+        assert_eq!(
+            clean("a\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}b", 40),
+            "a👨👩👧b"
+        );
+        assert_eq!(
+            clean("\u{2764}\u{fe0f} \u{263a}\u{fe0e}", 40),
+            "\u{2764} \u{263a}"
+        );
+        assert_eq!(clean("x\u{e0067}\u{e0062}\u{e007f}y", 40), "xy");
+        assert_eq!(clean("\u{115f}\u{1160}\u{3164}\u{ffa0}ㅤ!", 40), "!");
+        assert_eq!(clean("\u{1f44d}\u{1f3fd}", 40), "\u{1f44d}");
+        assert_eq!(clean("a\u{200b}b\u{2060}c\u{feff}d", 40), "abcd");
+        assert_eq!(clean("e\u{301}", 40), "e");
+        assert_eq!(clean("\u{1f1e8}\u{1f1f3}", 40), "CN");
+        assert_eq!(clean("\u{e0b0} icon", 40), "\u{fffd} icon");
+        assert_eq!(clean("\u{600}12", 40), "12");
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_spaces() {
+        assert_eq!(clean("one\u{2028}two\u{2029}three", 40), "one two three");
+    }
+
+    #[test]
+    fn what_is_kept_measures_as_the_sum_of_its_characters() {
+        use unicode_width::UnicodeWidthStr as _;
+        for text in [
+            "a\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}b",
+            "\u{2764}\u{fe0f}\u{1f3f3}\u{fe0f}\u{200d}\u{1f308}",
+            "\u{1f1e8}\u{1f1f3}\u{1f1fa}",
+            "é\u{301}ü\u{308}\u{ad}构建",
+        ] {
+            let cleaned = clean(text, 40);
+            let by_char: usize = cleaned.chars().map(|c| c.width().unwrap_or(0)).sum();
+            assert_eq!(cleaned.width(), by_char, "{cleaned:?}");
+        }
     }
 
     #[test]

@@ -458,3 +458,85 @@ fn test_deliveries_and_other_hooks_show_in_the_log_without_a_pipeline_row() {
     assert!(text.contains(" Pipelines 1 "), "{text}");
     assert!(text.contains("accepted 6"), "{text}");
 }
+
+/// The columns of one screen row that hold a pane border.
+fn border_columns(screen: &vt100::Screen, row: u16) -> Vec<u16> {
+    (0..COLS)
+        .filter(|&col| {
+            screen
+                .cell(row, col)
+                .is_some_and(|cell| matches!(cell.contents(), "│" | "╭" | "╮" | "╰" | "╯"))
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_names_are_drawn_in_characters_of_one_agreed_width_and_move_no_border() {
+    let screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    screen.wait_for("Waiting for the first webhook");
+    // Each name holds characters whose width terminals and layout code count differently.
+    let hostile = [
+        "fam\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}\u{200d}\u{1f466}ily-x",
+        "soft\u{ad}\u{ad}\u{ad}\u{ad}hyphens-xx",
+        "sel\u{2764}\u{fe0f}\u{2764}\u{fe0f}ectors-xxx",
+        "tag\u{1f3f4}\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}s-xxxx",
+        "hangul\u{3164}\u{115f}\u{ffa0}fill-xxxxx",
+        "line\u{2028}para\u{2029}sep-xxxxxx",
+    ];
+    post(&url, "plain-before", "compile", "SUCC");
+    for (n, name) in hostile.iter().enumerate() {
+        post(&url, name, &"j".repeat(n + 1), "FAIL");
+    }
+    post(&url, "plain-after", "compile", "SUCC");
+    screen.wait_for("plain-after");
+    screen.wait_for("sep-xxxxxx");
+    let parser = screen.parser.lock().unwrap();
+    let shown = parser.screen();
+    let text = shown.contents();
+    // The panes' frame: every row of the upper panes has its borders where the first row has.
+    let top = (0..ROWS)
+        .find(|&row| shown.cell(row, 0).is_some_and(|c| c.contents() == "╭"))
+        .expect("a pane's top border");
+    let frame = border_columns(shown, top);
+    assert!(frame.len() >= 4, "{frame:?}\n{text}");
+    for row in top..ROWS {
+        let borders = border_columns(shown, row);
+        if borders.first() != Some(&0) || borders.len() < frame.len() {
+            break;
+        }
+        assert_eq!(borders, frame, "row {row} of\n{text}");
+    }
+    // In the Pipelines pane, each row's status glyph stands in the same column as the plain
+    // rows' glyphs.
+    let pane_end = frame[1];
+    let glyph_column = |needle: &str| {
+        let row = (top..ROWS)
+            .find(|&row| {
+                shown
+                    .contents_between(row, 0, row, pane_end)
+                    .contains(needle)
+            })
+            .unwrap_or_else(|| panic!("no row shows {needle:?}:\n{text}"));
+        (0..pane_end)
+            .find(|&col| {
+                shown
+                    .cell(row, col)
+                    .is_some_and(|c| matches!(c.contents(), "✓" | "✗"))
+            })
+            .unwrap_or_else(|| panic!("no glyph on the row of {needle:?}:\n{text}"))
+    };
+    let plain = glyph_column("plain-before");
+    assert_eq!(glyph_column("plain-after"), plain, "{text}");
+    // Each name is shown as the characters every terminal draws alike, and nothing else.
+    for shown_as in [
+        "fam\u{1f468}\u{1f469}\u{1f467}\u{1f466}ily-x ",
+        "softhyphens-xx ",
+        "sel\u{2764}\u{2764}ectors-xxx ",
+        "tag\u{1f3f4}s-xxxx ",
+        "hangulfill-xxxxx ",
+        "line para sep-",
+    ] {
+        assert_eq!(glyph_column(shown_as), plain, "{shown_as}:\n{text}");
+    }
+}
