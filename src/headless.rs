@@ -8,6 +8,11 @@
 //! Each line is flushed as soon as no other is queued behind it, so a pipe reader sees it while
 //! the pipeline is still running.
 //! Nothing else is written here; human messages go to stderr.
+//!
+//! A line is inert on a terminal: besides the C0 controls that JSON always escapes, DEL, the C1
+//! controls, the bidirectional controls and U+2028/U+2029 are written as `\uXXXX` escapes
+//! ([`Inert`]), so `pipetop --headless` printed straight to a terminal cannot move its cursor,
+//! retitle it or reorder what it shows. A JSON reader gets back exactly the strings received.
 
 use crate::ingest::Ingest;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -15,10 +20,51 @@ use tokio::sync::mpsc;
 
 /// One line of output, without the newline.
 pub fn line(ingest: &Ingest) -> String {
-    // `Ingest` holds only strings, numbers and maps with string keys, which always serialize.
-    serde_json::to_string(ingest).unwrap_or_else(|err| {
-        serde_json::json!({ "type": "error", "reason": err.to_string() }).to_string()
-    })
+    let mut out = Vec::new();
+    push_line(&mut out, ingest);
+    out.pop();
+    // Serialized from `&str`s and escapes of ASCII only, so it is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// JSON as `serde_json` writes it, with the characters that act on a terminal escaped too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inert;
+
+impl serde_json::ser::Formatter for Inert {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // Nearly every fragment is printable ASCII, which needs no look at its characters.
+        if fragment.bytes().all(|b| b.is_ascii() && b != 0x7f) {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut plain = 0;
+        for (at, c) in fragment.char_indices() {
+            if acts_on_a_terminal(c) {
+                writer.write_all(&fragment.as_bytes()[plain..at])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                plain = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[plain..])
+    }
+}
+
+/// DEL, C1 controls, bidirectional controls and the line and paragraph separators. Every one
+/// of them is in the Basic Multilingual Plane, so one `\uXXXX` escape writes it.
+fn acts_on_a_terminal(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Writes every value from `rx` until the channel closes (the server has stopped and every
@@ -56,10 +102,14 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// Appends one line and its newline, serialized in place rather than through a `String`.
 fn push_line(batch: &mut Vec<u8>, ingest: &Ingest) {
+    use serde::Serialize as _;
     let start = batch.len();
-    if serde_json::to_writer(&mut *batch, ingest).is_err() {
+    let mut json = serde_json::Serializer::with_formatter(&mut *batch, Inert);
+    // `Ingest` holds only strings, numbers and maps with string keys, which always serialize.
+    if let Err(err) = ingest.serialize(&mut json) {
         batch.truncate(start);
-        batch.extend_from_slice(line(ingest).as_bytes());
+        let error = serde_json::json!({ "type": "error", "reason": err.to_string() });
+        batch.extend_from_slice(error.to_string().as_bytes());
     }
     batch.push(b'\n');
 }
@@ -72,6 +122,32 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use serde_json::Value;
     use std::sync::Arc;
+
+    #[test]
+    fn characters_that_act_on_a_terminal_are_escaped_and_read_back_the_same() {
+        let reason =
+            "a\u{1b}]0;t\u{7}b\u{7f}c\u{85}d\u{9b}2Je\u{202e}f\u{2066}g\u{2028}h\u{2029}i 构建 ✓";
+        let rejected = Ingest::Rejected(Rejection {
+            received_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            status: 400,
+            reason: reason.into(),
+            peer: None,
+        });
+        let text = line(&rejected);
+        assert!(
+            text.chars()
+                .all(|c| !c.is_control() && !acts_on_a_terminal(c)),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(
+                r#"a\u001b]0;t\u0007b\u007fc\u0085d\u009b2Je\u202ef\u2066g\u2028h\u2029i 构建 ✓"#
+            ),
+            "{text}"
+        );
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["reason"], reason);
+    }
 
     #[tokio::test]
     async fn lines_have_the_documented_shape_and_order() {

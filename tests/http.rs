@@ -666,3 +666,25 @@ fn a_captured_token_spelled_anew_is_the_same_pair() {
     );
     server.assert_quiet();
 }
+
+#[test]
+fn headless_lines_are_inert_on_a_terminal_and_read_back_as_sent() {
+    let server = Server::start(&["--secret", SECRET]);
+    let name =
+        "ci\u{1b}]0;owned\u{7}-\u{7f}-\u{85}-\u{9b}2J-\u{202e}lmth.exe\u{202c}-\u{2028}-构建";
+    let body = json!({"job": {"pipelineName": name, "statusCode": "FAIL"}}).to_string();
+    let reply = post_signed(&server.url("/webhook"), SECRET, &now_ms(0), body.as_bytes());
+    assert_eq!(reply.status, 200);
+    let raw = server.next_raw_line();
+    let acting: Vec<char> = raw
+        .chars()
+        .filter(|&c| {
+            c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        })
+        .collect();
+    assert!(acting.is_empty(), "{acting:?} in {raw}");
+    assert!(raw.contains("构建"), "{raw}");
+    let line: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(line["notification"]["job"]["pipelineName"], name);
+}
