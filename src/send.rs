@@ -226,7 +226,8 @@ impl Sender {
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
                 "not a usable http:// or https:// URL".to_owned()
             }
-            other => other.to_string(),
+            // Other errors can quote what the server sent (a malformed status line, a header).
+            other => crate::text::clean_long(&other.to_string()).into_owned(),
         };
         SendError {
             url: self.url.clone(),

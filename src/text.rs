@@ -70,6 +70,12 @@ pub fn clean_long(text: &str) -> Cow<'_, str> {
     clean(text, DETAIL_WIDTH)
 }
 
+/// Like [`clean_long`] for text of several lines (a server's answer): each line is cleaned on
+/// its own and the line breaks are kept.
+pub fn clean_lines(text: &str) -> String {
+    text.lines().map(clean_long).collect::<Vec<_>>().join("\n")
+}
+
 fn is_clean(text: &str) -> bool {
     text.chars().all(|c| shown(c) == Shown::Kept)
 }
@@ -276,6 +282,14 @@ mod tests {
         assert_eq!(clean("\u{1f1e8}\u{1f1f3}", 40), "CN");
         assert_eq!(clean("\u{e0b0} icon", 40), "\u{fffd} icon");
         assert_eq!(clean("\u{600}12", 40), "12");
+    }
+
+    #[test]
+    fn several_lines_keep_their_breaks_and_lose_their_escapes() {
+        assert_eq!(
+            clean_lines("{\n  \"a\": \"\u{1b}]52;c;aGk=\u{7}x\"\r\n}\u{1b}[2J"),
+            "{\n  \"a\": \"x\"\n}"
+        );
     }
 
     #[test]

@@ -145,3 +145,39 @@ fn no_listener_is_one_sentence_and_a_failure() {
         "pipetop: cannot read /no/such/payload.json: no such file or directory\n"
     );
 }
+
+/// A listener that answers one request with `answer` as it is, bytes and all.
+fn answer_once(answer: String) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_hostile_answer_is_printed_without_its_escapes() {
+    let body = "{\"ok\":false,\n\"error\":\"\u{1b}]0;pwned\u{7}\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{1b}[Hgone\u{9b}31m\u{202e}\"}";
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let url = answer_once(answer);
+    let mut command = pipetop();
+    command.args(["send", "--url", &url]);
+    let output = run(command);
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(
+        out,
+        "HTTP 400 Bad Request\n{\"ok\":false,\n\"error\":\"gone\"}\n"
+    );
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
