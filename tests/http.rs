@@ -136,6 +136,35 @@ fn a_malformed_body_is_400_with_the_parsers_reason() {
 }
 
 #[test]
+fn fields_of_another_shape_are_accepted_and_printed_as_received() {
+    let server = Server::start(&["--secret", SECRET, "--no-journal"]);
+    let url = server.url("/webhook");
+    let job = json!({"pipelineId": 1, "jobName": "j", "statusCode": "FAIL"});
+    let bodies = [
+        json!({"job": job, "sources": [], "globalParams": {"key1": "aaa"}}),
+        json!({"job": job, "sources": {"sourceType": "GITEE_GO"}, "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": 3.5}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": "abc"}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": true}, "sources": [], "globalParams": []}),
+        json!({"job": {"buildNumber": {"n": 3}}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": "abc", "statusCode": {"code": "FAIL"}}, "sources": [], "globalParams": []}),
+        json!({"job": "build", "sources": [], "globalParams": []}),
+        json!({"job": ["build"], "sources": [], "globalParams": []}),
+        json!({"job": job, "sources": ["repo", {"sourceType": "GITEE_GO"}], "globalParams": []}),
+        json!({"job": job, "sources": [{"sourceType": "PIPELINE", "upParams": 5}], "globalParams": []}),
+        json!({"job": job, "sources": [], "globalParams": [{"key": "A", "value": [1]}, 2]}),
+    ];
+    for (n, body) in bodies.iter().enumerate() {
+        let ts = now_ms(-(n as i64));
+        let reply = post_signed(&url, SECRET, &ts, body.to_string().as_bytes());
+        assert_eq!(reply.status, 200, "{body}: {:?}", reply.body);
+        let line = server.next_line();
+        assert_eq!(line["type"], "accepted");
+        assert_eq!(line["notification"], *body);
+    }
+}
+
+#[test]
 fn missing_wrong_stale_and_future_credentials_are_401_and_say_which() {
     let server = Server::start(&["--secret", SECRET]);
     let url = server.url("/webhook");
