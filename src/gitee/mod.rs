@@ -1,10 +1,11 @@
 //! The Gitee Go webhook wire protocol: the notification's shape, the tolerant parser for the
-//! documented quirks, the fields that arrived in another shape, and the `X-Gitee-Token`
-//! signature. No IO lives here.
+//! documented quirks, the fields that arrived in another shape, the credentials a body may
+//! carry, and the `X-Gitee-Token` signature. No IO lives here.
 
 pub mod misfit;
 pub mod parse;
 pub mod payload;
+pub mod redact;
 pub mod signature;
 
 pub use misfit::Misfit;
@@ -12,4 +13,5 @@ pub use parse::{ParseError, Parsed, parse_notification};
 pub use payload::{
     GlobalParam, Job, Notification, Source, SourceKind, Status, StatusCode, UpParams, UpParamsForm,
 };
+pub use redact::Redactor;
 pub use signature::{Auth, Verifier, VerifyError, sign};

@@ -7,6 +7,7 @@
 //! The signature does not cover the body: the replay guard in `ingest` makes up for that.
 //! No error message ever contains the secret or the expected token.
 
+use super::redact::Redactor;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -98,6 +99,11 @@ impl Verifier {
 
     pub fn tolerance(&self) -> Duration {
         self.tolerance
+    }
+
+    /// What hides this secret, and the fields named like credentials, in a body.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(Some(&self.secret))
     }
 
     /// Verifies the two headers' values against the secret and the clock.

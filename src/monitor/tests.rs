@@ -1071,3 +1071,46 @@ fn fields_of_another_shape_are_noted_on_the_job_and_survive_a_saved_screen() {
     let restored = Monitor::restore(&saved, Limits::default()).unwrap();
     assert_eq!(notes(&restored), (Some(compile), None, context));
 }
+
+#[test]
+fn a_redacted_delivery_leaves_only_the_marker_in_the_monitor() {
+    let secret = "s3cr3t-Hook";
+    let mut notification: Notification = serde_json::from_value(serde_json::json!({
+        "job": {
+            "pipelineId": 1,
+            "pipelineName": format!("app {secret}"),
+            "stageName": "Build",
+            "jobName": "compile",
+            "statusCode": "FAIL",
+            "statusName": secret,
+            "pipelineUrl": format!("https://gitee.example/p/1?token={secret}"),
+        },
+        "sources": [{"sourceType": "GITEE_GO", "repoPath": "acme/x", "branch": secret, "token": "t"}],
+        "globalParams": [{"key": "DB_PASSWORD", "value": "hunter2"}],
+        "password": secret,
+        "sign": "AbEvusCKxqRkBtTr4fD47SGVP/mRwlt48iuUYMFRloI=",
+    }))
+    .unwrap();
+    crate::gitee::Redactor::new(Some(secret)).notification(&mut notification);
+    let mut delivery = ev(1).0;
+    delivery.notification = notification;
+    let mut monitor = Monitor::default();
+    monitor.apply(&Ingest::Accepted(Arc::new(delivery)));
+
+    let run = latest(&monitor, 1);
+    let (_, job) = run.jobs().next().unwrap();
+    assert_eq!(job.status_name(), Some("[redacted]"));
+    assert_eq!(
+        job.pipeline_url(),
+        Some("https://gitee.example/p/1?token=[redacted]")
+    );
+    assert_eq!(run.checkouts()[0].branch.as_deref(), Some("[redacted]"));
+    assert_eq!(run.global_params()[0].value.as_deref(), Some("[redacted]"));
+    let mut saved = Vec::new();
+    monitor.save(&mut saved).unwrap();
+    let saved = String::from_utf8(saved).unwrap();
+    for kept in [secret, "hunter2", "AbEvus", "\"t\""] {
+        assert!(!saved.contains(kept), "{kept} in {saved}");
+    }
+    assert!(saved.contains("app [redacted]"), "{saved}");
+}
