@@ -198,7 +198,7 @@ impl Redactor {
 
 impl Secret {
     fn in_text(&self, text: &str) -> bool {
-        self.finder.find(text.as_bytes()).is_some()
+        text.len() >= self.text.len() && self.finder.find(text.as_bytes()).is_some()
     }
 }
 
@@ -225,78 +225,86 @@ fn hide(value: &mut Value) {
 /// - or it contains 密码, 口令, 密钥, 令牌 or 签名 (password, passphrase, secret key, token,
 ///   signature).
 pub fn names_a_credential(name: &str) -> bool {
-    const ENDINGS: [&str; 8] = [
-        "password",
-        "passwd",
-        "pwd",
-        "secret",
-        "token",
-        "apikey",
-        "accesskey",
-        "privatekey",
-    ];
-    const WORDS: [&str; 4] = ["sign", "signature", "credential", "authorization"];
-    const CJK: [&str; 5] = ["密码", "口令", "密钥", "令牌", "签名"];
-
-    let ends = |text: &[u8]| {
-        singular_or_not(text).any(|text| {
-            ENDINGS.iter().any(|e| {
-                text.len() >= e.len()
-                    && text[text.len() - e.len()..].eq_ignore_ascii_case(e.as_bytes())
-            })
-        })
-    };
-    let word = |word: &[u8]| {
-        ends(word)
-            || singular_or_not(word).any(|word| {
-                WORDS
-                    .iter()
-                    .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
-            })
-    };
-    // The last letters and digits run together, enough for the longest ending and an `s`.
-    let mut tail = [0u8; 12];
-    let mut len = 0;
-    for b in name
-        .bytes()
-        .rev()
-        .filter(u8::is_ascii_alphanumeric)
-        .take(tail.len())
-    {
-        len += 1;
-        tail[tail.len() - len] = b;
+    let bytes = name.as_bytes();
+    // One pass over the name, testing each word where it ends.
+    let mut start = None;
+    for at in 0..=bytes.len() {
+        let alnum = bytes.get(at).is_some_and(u8::is_ascii_alphanumeric);
+        match start {
+            Some(first) if !alnum || cut(bytes, at) => {
+                if either_form(&bytes[first..at], |word| {
+                    ends_as_credential(word)
+                        || WORDS
+                            .iter()
+                            .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+                }) {
+                    return true;
+                }
+                start = alnum.then_some(at);
+            }
+            None if alnum => start = Some(at),
+            _ => {}
+        }
     }
-    words(name.as_bytes()).any(word)
-        || ends(&tail[tail.len() - len..])
+    run_together_ends_as_credential(bytes)
         || (!name.is_ascii() && CJK.iter().any(|w| name.contains(w)))
 }
 
-/// The text, and the text without a final `s` if it has one.
-fn singular_or_not(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let singular = match text {
-        [rest @ .., b's' | b'S'] if !rest.is_empty() => Some(rest),
-        _ => None,
-    };
-    std::iter::once(text).chain(singular)
+const ENDINGS: [&str; 8] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+];
+const WORDS: [&str; 4] = ["sign", "signature", "credential", "authorization"];
+const CJK: [&str; 5] = ["密码", "口令", "密钥", "令牌", "签名"];
+
+/// `test` of the text, or of the text without a final `s`, for each that could end as an
+/// ending or a word does ([`could_end_as_one`]).
+fn either_form(text: &[u8], test: impl Fn(&[u8]) -> bool) -> bool {
+    let looked_for = |text: &[u8]| could_end_as_one(text) && test(text);
+    looked_for(text) || matches!(text, [rest @ .., b's' | b'S'] if looked_for(rest))
 }
 
-/// The words of a field name, as [`names_a_credential`] cuts them.
-fn words(name: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        while name.get(at).is_some_and(|b| !b.is_ascii_alphanumeric()) {
-            at += 1;
-        }
-        if at >= name.len() {
-            return None;
-        }
-        let start = at;
-        at += 1;
-        while at < name.len() && name[at].is_ascii_alphanumeric() && !cut(name, at) {
-            at += 1;
-        }
-        Some(&name[start..at])
+/// Whether the text ends in the last two letters of an ending or a word. Every globalParams
+/// and upParams key is looked at, so nearly every word is passed over here at once.
+fn could_end_as_one(text: &[u8]) -> bool {
+    let [.., a, b] = text else {
+        return false;
+    };
+    matches!(
+        [a.to_ascii_lowercase(), b.to_ascii_lowercase()],
+        [b'r' | b'w', b'd']
+            | [b'e', b't' | b'n' | b'y']
+            | [b'g' | b'o', b'n']
+            | [b'r', b'e']
+            | [b'a', b'l']
+    )
+}
+
+fn ends_as_credential(text: &[u8]) -> bool {
+    ENDINGS.iter().any(|e| {
+        text.len() >= e.len() && text[text.len() - e.len()..].eq_ignore_ascii_case(e.as_bytes())
     })
+}
+
+/// Whether the name's letters and digits alone, run together, end as a credential does.
+fn run_together_ends_as_credential(name: &[u8]) -> bool {
+    // Enough of the end for the longest ending and an `s`.
+    let mut tail = [0u8; 12];
+    let mut len = 0;
+    for &b in name.iter().rev().filter(|b| b.is_ascii_alphanumeric()) {
+        if len == tail.len() {
+            break;
+        }
+        len += 1;
+        tail[tail.len() - len] = b;
+    }
+    either_form(&tail[tail.len() - len..], ends_as_credential)
 }
 
 /// Whether a word ends between `name[at - 1]` and `name[at]`, both letters or digits.
@@ -385,6 +393,14 @@ mod tests {
             "仓库",
         ] {
             assert!(!names_a_credential(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_ending_and_word_is_looked_for() {
+        for text in ENDINGS.iter().chain(&WORDS) {
+            assert!(could_end_as_one(text.as_bytes()), "{text}");
+            assert!(could_end_as_one(text.to_uppercase().as_bytes()), "{text}");
         }
     }
 
