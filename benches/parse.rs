@@ -1,12 +1,13 @@
 //! What reading one webhook body costs: the documented sample as strict JSON, the same sample
 //! as the documentation prints it (so the tolerant parser has to repair it), and a larger
 //! notification of the kind a monorepo pipeline with many sources and parameters sends; and,
-//! as a floor, the documented sample parsed into an untyped `serde_json::Value`.
+//! as a floor, the documented sample parsed into an untyped `serde_json::Value`. The large one is
+//! also measured with the credential redaction the receiver applies after parsing.
 //!
 //! `cargo bench --bench parse`; the results are recorded in BENCHMARKS.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipetop::gitee::parse_notification;
+use pipetop::gitee::{Redactor, parse_notification};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -72,6 +73,16 @@ fn parse(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| b.iter(|| parse_notification(black_box(body))));
     }
+    // What the receiver does after parsing: hide the secret and fields named like credentials.
+    let redactor = Redactor::new(Some("123654"));
+    group.throughput(Throughput::Bytes(large.len() as u64));
+    group.bench_function("large (strict, then redacted)", |b| {
+        b.iter(|| {
+            let mut parsed = parse_notification(black_box(&large)).ok()?;
+            redactor.notification(&mut parsed.notification);
+            Some(parsed)
+        })
+    });
     // The floor: the same bytes into an untyped tree, so the typed parser's overhead shows.
     group.throughput(Throughput::Bytes(DOC_SAMPLE_JSON.len() as u64));
     group.bench_function("doc-sample.json as serde_json::Value (reference)", |b| {

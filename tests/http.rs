@@ -139,6 +139,104 @@ fn a_malformed_body_is_400_with_the_parsers_reason() {
 }
 
 #[test]
+fn fields_of_another_shape_are_accepted_and_printed_as_received() {
+    let server = Server::start(&["--secret", SECRET, "--no-journal"]);
+    let url = server.url("/webhook");
+    let job = json!({"pipelineId": 1, "jobName": "j", "statusCode": "FAIL"});
+    let bodies = [
+        json!({"job": job, "sources": [], "globalParams": {"key1": "aaa"}}),
+        json!({"job": job, "sources": {"sourceType": "GITEE_GO"}, "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": 3.5}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": "abc"}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": 1, "buildNumber": true}, "sources": [], "globalParams": []}),
+        json!({"job": {"buildNumber": {"n": 3}}, "sources": [], "globalParams": []}),
+        json!({"job": {"pipelineId": "abc", "statusCode": {"code": "FAIL"}}, "sources": [], "globalParams": []}),
+        json!({"job": "build", "sources": [], "globalParams": []}),
+        json!({"job": ["build"], "sources": [], "globalParams": []}),
+        json!({"job": job, "sources": ["repo", {"sourceType": "GITEE_GO"}], "globalParams": []}),
+        json!({"job": job, "sources": [{"sourceType": "PIPELINE", "upParams": 5}], "globalParams": []}),
+        json!({"job": job, "sources": [], "globalParams": [{"key": "A", "value": [1]}, 2]}),
+    ];
+    for (n, body) in bodies.iter().enumerate() {
+        let ts = now_ms(-(n as i64));
+        let reply = post_signed(&url, SECRET, &ts, body.to_string().as_bytes());
+        assert_eq!(reply.status, 200, "{body}: {:?}", reply.body);
+        let line = server.next_line();
+        assert_eq!(line["type"], "accepted");
+        assert_eq!(line["notification"], *body);
+    }
+}
+
+#[test]
+fn credentials_in_the_body_are_printed_and_journaled_only_as_the_marker() {
+    let secret = "s3cr3t-Hook-Key";
+    let dir = scratch_dir("redact");
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    let journal = dir.join("journal.jsonl");
+    let server = Server::start(&[
+        "--secret-file",
+        secret_file.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    let url = server.url("/webhook");
+    // Gitee's password-mode test body, with the secret also inside other fields.
+    let body = json!({
+        "password": secret,
+        "sign": "AbEvusCKxqRkBtTr4fD47SGVP/mRwlt48iuUYMFRloI=",
+        "timestamp": 1672135206524u64,
+        "hook": {"x_token": "tok-123", "note": format!("deploy with {secret}")},
+        "job": {
+            "pipelineId": 1,
+            "jobName": "build",
+            "statusCode": "FAIL",
+            "statusName": secret,
+            "pipelineUrl": format!("https://e.gitee.com/p?token={secret}"),
+        },
+        "globalParams": [{"key": "DB_PASSWORD", "value": "hunter2"}],
+    })
+    .to_string();
+    let ts = now_ms(0);
+    let password_mode = [
+        ("X-Gitee-Timestamp", ts.as_str()),
+        ("X-Gitee-Token", secret),
+    ];
+    let reply = request("POST", &url, &password_mode, body.as_bytes());
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let line = server.next_line();
+    let journaled = std::fs::read_to_string(&journal).unwrap();
+    for text in [line.to_string(), journaled] {
+        for kept in [secret, "tok-123", "hunter2", "AbEvus"] {
+            assert!(!text.contains(kept), "{kept} in {text}");
+        }
+    }
+    let notification = &line["notification"];
+    assert_eq!(notification["password"], "[redacted]");
+    assert_eq!(notification["sign"], "[redacted]");
+    assert_eq!(notification["timestamp"], 1672135206524u64);
+    assert_eq!(
+        notification["hook"],
+        json!({"x_token": "[redacted]", "note": "deploy with [redacted]"})
+    );
+    assert_eq!(notification["job"]["statusName"], "[redacted]");
+    assert_eq!(
+        notification["job"]["pipelineUrl"],
+        "https://e.gitee.com/p?token=[redacted]"
+    );
+    assert_eq!(notification["globalParams"][0]["value"], "[redacted]");
+
+    // Without a secret, fields named like credentials are still hidden.
+    let open = Server::start(&["--no-journal"]);
+    let reply = request("POST", &open.url("/webhook"), &[], body.as_bytes());
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let line = open.next_line();
+    assert_eq!(line["notification"]["password"], "[redacted]");
+    assert_eq!(line["notification"]["hook"]["x_token"], "[redacted]");
+    assert_eq!(line["notification"]["job"]["statusName"], secret);
+}
+
+#[test]
 fn missing_wrong_stale_and_future_credentials_are_401_and_say_which() {
     let server = Server::start(&["--secret", SECRET]);
     let url = server.url("/webhook");

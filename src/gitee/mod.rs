@@ -1,12 +1,17 @@
 //! The Gitee Go webhook wire protocol: the notification's shape, the tolerant parser for the
-//! documented quirks, and the `X-Gitee-Token` signature. No IO lives here.
+//! documented quirks, the fields that arrived in another shape, the credentials a body may
+//! carry, and the `X-Gitee-Token` signature. No IO lives here.
 
+pub mod misfit;
 pub mod parse;
 pub mod payload;
+pub mod redact;
 pub mod signature;
 
+pub use misfit::Misfit;
 pub use parse::{ParseError, Parsed, parse_notification};
 pub use payload::{
     GlobalParam, Job, Notification, Source, SourceKind, Status, StatusCode, UpParams, UpParamsForm,
 };
+pub use redact::Redactor;
 pub use signature::{Auth, Verified, Verifier, VerifyError, sign};

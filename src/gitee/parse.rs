@@ -5,6 +5,9 @@
 //! the sample may send exactly that, so when strict parsing fails the body is repaired for those
 //! two quirks only, and the event is marked as repaired. Anything else is refused with the strict
 //! parser's reason and position.
+//!
+//! Any JSON object is a notification, whatever the shape of its fields (see `payload`): only a
+//! body that is not JSON, or is JSON but not an object, is refused.
 
 use super::payload::{Notification, UpParams};
 use serde_json::error::Category;
@@ -41,6 +44,21 @@ impl fmt::Display for ParseError {
 }
 
 impl ParseError {
+    /// Said of valid JSON that is not an object. serde's own message would quote the value,
+    /// which may be anything the sender put there, a credential included.
+    fn not_an_object(body: &[u8]) -> ParseError {
+        let found = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => "an array",
+            Some(b'"') => "a string",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            _ => "a number",
+        };
+        ParseError(format!(
+            "body is JSON but not a notification: expected a JSON object, found {found}"
+        ))
+    }
+
     fn from_json(err: &serde_json::Error) -> ParseError {
         let what = match err.classify() {
             Category::Data => "body is JSON but not a notification",
@@ -69,7 +87,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Parsed, ParseError> {
         Err(err) => err,
     };
     if strict_err.classify() == Category::Data {
-        return Err(ParseError::from_json(&strict_err));
+        return Err(ParseError::not_an_object(body));
     }
     let Ok(text) = std::str::from_utf8(body) else {
         return Err(ParseError::from_json(&strict_err));
@@ -287,6 +305,45 @@ mod tests {
                 .starts_with("body is JSON but not a notification"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn any_json_object_is_a_notification_whatever_its_fields_hold() {
+        for body in [
+            &br#"{"globalParams":{"key1":"aaa"}}"#[..],
+            br#"{"sources":{"sourceType":"GITEE_GO"}}"#,
+            br#"{"job":{"buildNumber":3.5}}"#,
+            br#"{"job":{"buildNumber":"abc","pipelineId":true,"statusCode":{"a":1}}}"#,
+            br#"{"job":"build","sources":["s"],"globalParams":7}"#,
+            br#"{"job":{"jobName":"a","jobName":"b"}}"#,
+            b"{\"job\":{\"buildNumber\":[1]} // a comment\n}",
+        ] {
+            let parsed = parse_notification(body);
+            assert!(
+                parsed.is_ok(),
+                "{}: {parsed:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_is_refused_without_quoting_it() {
+        for (body, found) in [
+            (&br#""hunter2""#[..], "a string"),
+            (b" [\"hunter2\"]", "an array"),
+            (b"42", "a number"),
+            (b"true", "a boolean"),
+            (b"null", "null"),
+        ] {
+            let err = parse_notification(body).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "body is JSON but not a notification: expected a JSON object, found {found}"
+                )
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! spelling of it shares.
 //! No error message ever contains the secret or the expected token.
 
+use super::redact::Redactor;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -132,6 +133,11 @@ impl Verifier {
 
     pub fn tolerance(&self) -> Duration {
         self.tolerance
+    }
+
+    /// What hides this secret, and the fields named like credentials, in a body.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(Some(&self.secret))
     }
 
     /// Verifies the two headers' values against the secret and the clock.

@@ -1208,6 +1208,45 @@ mod tests {
     }
 
     #[test]
+    fn fields_of_another_shape_survive_the_round_trip_as_received() {
+        let body = serde_json::json!({
+            "job": {"pipelineId": 7, "buildNumber": 3.5, "jobName": ["a"]},
+            "sources": [{"sourceType": "PIPELINE", "upParams": "{\"A\":\"1\"}"}, "s"],
+            "globalParams": {"key1": "aaa"},
+        });
+        let original = delivery(4, body.to_string().as_bytes());
+        assert_eq!(original.notification.misfits().len(), 4);
+        let read = parse_line(&line(&original, None).unwrap()).unwrap();
+        assert_eq!(read, original);
+        assert_eq!(read.notification.misfits(), original.notification.misfits());
+    }
+
+    /// Lines exactly as the version before lenient shapes wrote them.
+    #[test]
+    fn lines_written_by_earlier_versions_still_read() {
+        let old = concat!(
+            r#"{"id":1,"received_at":"2026-12-01T22:06:38.274Z","sent_at":"2022-12-27T10:00:06.524Z","auth":"none","repaired":true,"key":"549ae82fd8c624f0dc549d68f9f67db3e1619cea981a8f1a23acc97987c443b6","forms":[null,"unescaped",null],"notification":{"job":{"pipelineId":183,"pipelineName":"Test Pipeline","stageName":"Build","jobName":"Java Build","buildNumber":19,"statusCode":"SUCC","statusName":"Success","pipelineUrl":"https://e.gitee.ru/oschina/projects/210455/pipelines/255039/history/426411/stages/741137/jobs/1018636?buildNumber=2"},"sources":[{"sourceType":"GITEE_GO","repoPath":"xiaoxuxuy/test","branch":"master","commitId":"123123"},{"sourceType":"PIPELINE","buildNumber":7,"upParams":{"GITEE_REPO":"git/test","GITEE_BRANCH":"master1","GITEE_COMMIT":"c2a64f66a9536200f9dc464427e793c3444b1113b"}},{"sourceType":"CODE_LEVEL_ARTIFACT","artifactRepo":"default","artifactVersion":"v1.0.0"}],"globalParams":[{"key":"test","value":"test1"},{"key":"test2","value":"test2"}]}}"#,
+            "\n",
+            r#"{"id":2,"received_at":"2026-12-01T22:06:38.294Z","auth":"none","repaired":false,"notification":{"job":{"pipelineId":7,"buildNumber":2,"statusCode":"FAIL","x":1},"sources":[{"sourceType":"SVN","rev":3}],"globalParams":[{"key":"A","value":"1"}],"hook":"push"}}"#,
+        );
+        let mut lines = old.lines();
+        let docs = parse_line(lines.next().unwrap().as_bytes()).unwrap();
+        let expected = parse_notification(include_bytes!("../../tests/fixtures/doc-sample.txt"));
+        assert_eq!(docs.notification, expected.unwrap().notification);
+        assert!(docs.repaired);
+        let other = parse_line(lines.next().unwrap().as_bytes()).unwrap();
+        assert_eq!(other.notification.job.pipeline_id, Some(7));
+        assert_eq!(other.notification.extra["hook"], "push");
+        assert_eq!(other.notification.misfits(), []);
+        // Written again, each is the line it was but for the guard's fingerprint.
+        let again = line(&other, None).unwrap();
+        assert_eq!(
+            String::from_utf8(again).unwrap().trim_end(),
+            old.lines().nth(1).unwrap()
+        );
+    }
+
+    #[test]
     fn entries_come_back_in_order_and_ids_resume_after_the_last() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/journal.jsonl");

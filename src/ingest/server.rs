@@ -5,9 +5,11 @@
 //!
 //! A POST to the webhook path goes through, in order: the `Content-Length` limit (refused before
 //! any body is read), the signature, reading the body up to the limit and within the body
-//! timeout, the parser, and [`Handoff::accept`], which turns away redeliveries and reused
-//! signatures and answers only once the delivery is on disk and on the channel. Each refusal is
-//! answered with a status and one sentence and is also sent on as [`Ingest::Rejected`].
+//! timeout, the parser, the redaction of credentials in the body ([`Redactor`]: the parsed
+//! notification is redacted, and the body itself is never stored), and [`Handoff::accept`],
+//! which turns away redeliveries and reused signatures and answers only once the delivery is on
+//! disk and on the channel. Each refusal is answered with a status and one sentence and is also
+//! sent on as [`Ingest::Rejected`].
 //!
 //! `X-Gitee-Ping`, `X-Gitee-Event` and `X-Request-ID` are kept on the delivery when sent
 //! ([`Headers`]) and change nothing about whether it is accepted; a test delivery (`X-Gitee-Ping:
@@ -22,7 +24,7 @@
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
 use super::{Headers, Ingest, Rejection};
-use crate::gitee::{Auth, Verifier, parse_notification};
+use crate::gitee::{Auth, Redactor, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
@@ -163,6 +165,10 @@ impl Bound {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let config = self.config;
         let shared = Arc::new(Shared {
+            redactor: config
+                .verifier
+                .as_ref()
+                .map_or_else(Redactor::default, Verifier::redactor),
             verifier: config.verifier,
             max_body: config.max_body,
             body_timeout: config.body_timeout,
@@ -224,6 +230,8 @@ impl Bound {
 /// What every request handler shares.
 struct Shared {
     verifier: Option<Verifier>,
+    /// Knows the verifier's secret, if there is one.
+    redactor: Redactor,
     max_body: usize,
     body_timeout: Duration,
     path: String,
@@ -362,10 +370,14 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .map_or(token.as_deref(), |v| Some(v.token()));
     let fingerprint = Fingerprint::of(timestamp.as_deref(), token, &body, auth == Auth::Signature);
 
-    let parsed = match parse_notification(&body) {
+    let mut parsed = match parse_notification(&body) {
         Ok(parsed) => parsed,
         Err(err) => return reject(StatusCode::BAD_REQUEST, err.to_string()).await,
     };
+    // Before the delivery goes anywhere: the journal, the feed and the screen only ever see
+    // the redacted notification, and the body itself is kept by nothing but the fingerprint's
+    // hash.
+    shared.redactor.notification(&mut parsed.notification);
     let draft = Draft {
         received_at,
         sent_at,

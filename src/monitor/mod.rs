@@ -17,7 +17,7 @@ mod snapshot;
 pub use filter::{Filter, PipelineList, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
-    Checkout, DropReason, Effect, JobState, Pipeline, PipelineKey, Run, RunContext, Stage,
+    Checkout, DropReason, Effect, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
 pub use snapshot::RestoreError;

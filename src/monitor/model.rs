@@ -705,6 +705,44 @@ pub struct JobState {
     updated_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
     delivery_id: u64,
+    /// The fields of that delivery that arrived in another shape; nearly always none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    misfits: Option<Arc<Misfits>>,
+}
+
+/// The fields of a delivery that arrived in a shape their type cannot hold
+/// ([`Notification::misfits`](crate::gitee::Notification::misfits)), as the detail pane shows
+/// them: each one's note and its value as received, in compact JSON, cleaned and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misfits {
+    pub shown: Box<[(Box<str>, Box<str>)]>,
+    /// How many more there were than are shown.
+    pub more: usize,
+}
+
+impl Misfits {
+    /// Kept per job: a body made of nothing but misfits costs a job no more than this many.
+    const SHOWN: usize = 8;
+
+    fn of(delivery: &Delivery, limits: &Limits) -> Option<Arc<Misfits>> {
+        let all = delivery.notification.misfits();
+        if all.is_empty() {
+            return None;
+        }
+        let shown = all
+            .iter()
+            .take(Self::SHOWN)
+            .map(|misfit| {
+                let note = bounded(&misfit.to_string(), limits.text).into();
+                let raw = bounded(&misfit.raw.to_string(), limits.text).into();
+                (note, raw)
+            })
+            .collect();
+        Some(Arc::new(Misfits {
+            shown,
+            more: all.len().saturating_sub(Self::SHOWN),
+        }))
+    }
 }
 
 impl JobState {
@@ -730,6 +768,7 @@ impl JobState {
             updated_at: delivery.received_at,
             sent_at: delivery.sent_at,
             delivery_id: delivery.id,
+            misfits: Misfits::of(delivery, limits),
         }
     }
 
@@ -789,6 +828,11 @@ impl JobState {
     /// The delivery that set this status.
     pub fn delivery_id(&self) -> u64 {
         self.delivery_id
+    }
+
+    /// The fields of that delivery that arrived in another shape, if any did.
+    pub fn misfits(&self) -> Option<&Misfits> {
+        self.misfits.as_deref()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The detail pane: everything known about the selected job: its status and times, the
-//! pipelineUrl, every source (repository, upstream pipeline and its parameters, artifact, or any
-//! other type's fields), and the globalParams. Long text wraps here, and only here.
+//! pipelineUrl, the fields of its delivery that arrived in another shape (each named, with its
+//! value as received), every source (repository, upstream pipeline and its parameters,
+//! artifact, or any other type's fields), and the globalParams. Long text wraps here, and only
+//! here.
 
 use super::{Scene, pane, safe_opt};
 use crate::gitee::{Source, UpParams};
@@ -74,6 +76,26 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         format!("  {}", notes.join(" · ")),
         theme.label(),
     ));
+    if let Some(misfits) = job.misfits() {
+        lines.push(Line::default());
+        lines.push(Line::styled(
+            format!("Unexpected shapes in delivery {}", job.delivery_id()),
+            theme.title(),
+        ));
+        for (note, raw) in &misfits.shown {
+            lines.push(Line::raw(format!("  {note}")));
+            lines.push(Line::from(vec![
+                Span::styled("    raw ", theme.label()),
+                Span::raw(raw.to_string()),
+            ]));
+        }
+        if misfits.more > 0 {
+            lines.push(Line::styled(
+                format!("  and {} more", misfits.more),
+                theme.label(),
+            ));
+        }
+    }
 
     lines.push(Line::default());
     lines.push(Line::styled("Sources", theme.title()));

@@ -162,6 +162,34 @@ fn the_byte_for_byte_doc_sample_says_its_up_params_were_repaired() {
 }
 
 #[test]
+fn detail_pane_names_fields_of_another_shape_and_shows_them_raw() {
+    let mut monitor = Monitor::default();
+    let body = serde_json::json!({
+        "job": {
+            "pipelineId": 183,
+            "pipelineName": "Test Pipeline",
+            "stageName": "Build",
+            "jobName": "Java Build",
+            "buildNumber": 3.5,
+            "statusCode": "FAIL",
+            "statusName": "Failed",
+            "pipelineUrl": {"href": "https://e.gitee.com/x"}
+        },
+        "sources": [
+            {"sourceType": "GITEE_GO", "repoPath": "acme/app", "branch": ["main"], "commitId": "c2a64f6"},
+            "acme/app@main"
+        ],
+        "globalParams": {"key1": "aaa", "key2": "bbb"}
+    });
+    monitor.apply(&delivery(1, base(), body.to_string().as_bytes()));
+    let mut view = View::new();
+    view.act(Action::Enter, &monitor);
+    view.act(Action::Enter, &monitor);
+    let screen = render(&monitor, &view, &context(true), 120, 56);
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
 fn a_narrow_terminal_folds_panes_away() {
     let screen = render(&demo_monitor(), &View::new(), &context(true), 60, 15);
     insta::assert_snapshot!(screen);
