@@ -1027,12 +1027,14 @@ fn jobs_of_a_run_keep_their_own_urls_and_share_equal_ones() {
 }
 
 /// A push hook's body, the sister product's body, and bodies with no job in them.
-const NOT_JOBS: [&str; 5] = [
+const NOT_JOBS: [&str; 7] = [
     r#"{"ref":"refs/heads/main","hook_name":"push_hooks","repository":{"full_name":"acme/app"}}"#,
     r#"{"task":{"pipelineId":7,"statusCode":"SUCCESS"},"taskName":"build","event":"task"}"#,
     "{}",
     r#"{"job":{}}"#,
     r#"{"job":null,"sources":[]}"#,
+    r#"{"job":"build"}"#,
+    r#"{"job":[{"jobName":"build"}]}"#,
 ];
 
 fn noted(monitor: &Monitor) -> Vec<(u64, Noted, Option<&str>, Option<&str>)> {
@@ -1084,14 +1086,14 @@ fn bodies_that_are_not_job_notifications_change_no_pipeline_and_two_alike_are_no
     assert_eq!(monitor.pipeline_total(), 0);
     assert!(monitor.pipeline(&PipelineKey::Unknown).is_none());
     let kinds: Vec<Noted> = noted(&monitor).iter().map(|n| n.1).collect();
-    assert_eq!(kinds, [Noted::NotAJob; 10]);
-    assert_eq!(monitor.log().len(), 10);
-    assert_eq!(monitor.totals().accepted, 10);
+    assert_eq!(kinds, [Noted::NotAJob; 14]);
+    assert_eq!(monitor.log().len(), 14);
+    assert_eq!(monitor.totals().accepted, 14);
     assert_eq!(monitor.totals().duplicates, 0);
     assert_eq!(Noted::NotAJob.describe(), "not a Gitee Go job notification");
 
     // A job that names nothing but its status is still a job: it goes to the unknown pipeline.
-    monitor.apply(&ev(11).body(r#"{"job":{"statusCode":"FAIL"}}"#).ingest());
+    monitor.apply(&ev(15).body(r#"{"job":{"statusCode":"FAIL"}}"#).ingest());
     assert_eq!(monitor.pipeline_total(), 1);
     assert!(monitor.pipeline(&PipelineKey::Unknown).is_some());
 }
