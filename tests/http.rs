@@ -454,3 +454,104 @@ fn a_secret_file_and_the_environment_both_work() {
     assert_eq!(post_signed(&url, "from-env", &now_ms(0), BODY).status, 200);
     assert_eq!(post_signed(&url, SECRET, &now_ms(0), BODY).status, 401);
 }
+
+/// `{`, then `//` comments, one a line, up to the default `--max-body` of 1 MiB, then `}`: the
+/// shape that cost the tolerant parser most, and a delivery once its comments are gone.
+fn comment_bomb() -> Vec<u8> {
+    let lines = (1024 * 1024 - 2) / 3;
+    [b"{".as_slice(), &b"//\n".repeat(lines), b"}"].concat()
+}
+
+/// Posts `body` on a connection of its own, signed with the pair (`timestamp`, `token`), and
+/// says on `written` when the whole body is sent; the status line that came back.
+fn post_raw(
+    addr: std::net::SocketAddr,
+    timestamp: &str,
+    token: &str,
+    body: &[u8],
+    written: std::sync::mpsc::Sender<()>,
+) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\
+         X-Gitee-Timestamp: {timestamp}\r\nX-Gitee-Token: {token}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let _ = written.send(());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// GET /healthz on a fresh connection, waiting at most `patience` for the answer; its status
+/// line, or what went wrong.
+fn healthz_within(addr: std::net::SocketAddr, patience: std::time::Duration) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(patience)).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(err) => format!("no answer within {patience:?}: {err}"),
+    }
+}
+
+#[test]
+fn a_reused_signature_is_refused_before_its_body_is_parsed() {
+    let server = Server::start(&["--secret", SECRET]);
+    let url = server.url("/webhook");
+    let ts = now_ms(0);
+    assert_eq!(post_signed(&url, SECRET, &ts, BODY).status, 200);
+    // Not JSON at all: parsing it first would make this a 400.
+    let reply = post_signed(&url, SECRET, &ts, b"{,}");
+    assert_eq!(
+        (reply.status, reply.body["error"].clone()),
+        (401, json!("signature already used"))
+    );
+}
+
+#[test]
+fn comment_bombs_hold_no_worker_while_healthz_is_asked() {
+    let server = Server::start(&["--secret", SECRET]);
+    let bomb = std::sync::Arc::new(comment_bomb());
+    let used = now_ms(0);
+    assert_eq!(
+        post_signed(&server.url("/webhook"), SECRET, &used, BODY).status,
+        200
+    );
+    let (written, all_written) = std::sync::mpsc::channel();
+    let fresh = now_ms(1);
+    // One signed anew, one with the pair already used.
+    let bombs: Vec<_> = [fresh, used]
+        .into_iter()
+        .map(|ts| {
+            let (addr, bomb, written) = (server.addr, bomb.clone(), written.clone());
+            std::thread::spawn(move || {
+                post_raw(
+                    addr,
+                    &ts,
+                    &pipetop::gitee::sign(SECRET, &ts),
+                    &bomb,
+                    written,
+                )
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        all_written.recv_timeout(WAIT).expect("the bomb is sent");
+    }
+    let health = healthz_within(server.addr, std::time::Duration::from_secs(5));
+    assert_eq!(health, "HTTP/1.1 200 OK", "while two bombs are in flight");
+    let answers: Vec<String> = bombs.into_iter().map(|b| b.join().unwrap()).collect();
+    assert_eq!(answers, ["HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"]);
+}

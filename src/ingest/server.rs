@@ -9,6 +9,10 @@
 //! signatures and answers only once the delivery is on disk and on the channel. Each refusal is
 //! answered with a status and one sentence and is also sent on as [`Ingest::Rejected`].
 //!
+//! A request whose signature was already used with another body is refused before its body is
+//! parsed ([`Handoff::precheck`]), and a large body is parsed off the async workers, a few at a
+//! time, so no request holds up the others, `/healthz` included.
+//!
 //! Connections are served by hyper directly rather than `axum::serve`, for what a listener
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
 //! connections), a bound on concurrent connections (the accept loop waits for a free slot, so
@@ -18,7 +22,7 @@
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
 use super::{Ingest, Rejection};
-use crate::gitee::{Auth, Verifier, parse_notification};
+use crate::gitee::{Auth, ParseError, Parsed, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
@@ -43,6 +47,11 @@ pub use super::handoff::{Draft, Setup};
 /// Enough room that a burst of notifications never waits on a busy consumer; when it is full,
 /// requests wait (they are never dropped).
 pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// Bodies up to this size are parsed on the request's task: the slowest shape parses at some
+/// 40 ms a MiB, so about 2.5 ms at this size (BENCHMARKS.md, "Hostile bodies"). Larger ones go
+/// to the blocking pool.
+const PARSE_INLINE_MAX: usize = 64 * 1024;
 
 const TOKEN_HEADER: &str = "x-gitee-token";
 const TIMESTAMP_HEADER: &str = "x-gitee-timestamp";
@@ -162,6 +171,9 @@ impl Bound {
             path: config.path.clone(),
             started: Instant::now(),
             rejected: AtomicU64::new(0),
+            parsers: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
             handoff,
         });
         let app = Router::new()
@@ -222,10 +234,33 @@ struct Shared {
     path: String,
     started: Instant,
     rejected: AtomicU64,
+    /// Turns for parsing a large body off the async workers: one per core, so a flood of
+    /// large bodies waits its turn instead of taking every core and its memory at once.
+    parsers: Arc<Semaphore>,
     handoff: Handoff,
 }
 
 impl Shared {
+    /// Parses a body; a large one on the blocking pool, so the worker stays free for others.
+    /// `None` when the runtime is shutting down before the parse could run.
+    async fn parse(&self, body: Bytes) -> Option<Result<Parsed, ParseError>> {
+        if body.len() <= PARSE_INLINE_MAX {
+            return Some(parse_notification(&body));
+        }
+        // The semaphore is never closed.
+        let turn = Arc::clone(&self.parsers).acquire_owned().await.ok();
+        let parsing = tokio::task::spawn_blocking(move || {
+            let parsed = parse_notification(&body);
+            drop(turn);
+            parsed
+        });
+        match parsing.await {
+            Ok(parsed) => Some(parsed),
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => None,
+        }
+    }
+
     /// Answers a refusal and sends it on, so whoever watches sees it with its reason.
     async fn reject(
         &self,
@@ -331,10 +366,16 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         &body,
         auth == Auth::Signature,
     );
+    // Before the parse, which is the costly part: a captured signature sent again with another
+    // body gets no more than a look-up.
+    if let Err(err) = shared.handoff.precheck(fingerprint.as_ref()) {
+        return reject(StatusCode::UNAUTHORIZED, err.to_string()).await;
+    }
 
-    let parsed = match parse_notification(&body) {
-        Ok(parsed) => parsed,
-        Err(err) => return reject(StatusCode::BAD_REQUEST, err.to_string()).await,
+    let parsed = match shared.parse(body).await {
+        Some(Ok(parsed)) => parsed,
+        Some(Err(err)) => return reject(StatusCode::BAD_REQUEST, err.to_string()).await,
+        None => return closed(),
     };
     let draft = Draft {
         received_at,
@@ -345,16 +386,21 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     };
     match shared.handoff.accept(draft, fingerprint).await {
         Ok(accepted) => accepted_body(accepted),
-        Err(HandoffError::Closed) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            error_body(&HandoffError::Closed.to_string()),
-        )
-            .into_response(),
+        Err(HandoffError::Closed) => closed(),
         Err(err @ HandoffError::SignatureReused) => {
             reject(StatusCode::UNAUTHORIZED, err.to_string()).await
         }
         Err(HandoffError::Store(reason)) => reject(StatusCode::SERVICE_UNAVAILABLE, reason).await,
     }
+}
+
+/// The answer while shutting down; not sent on, since no one is watching any more.
+fn closed() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        error_body(&HandoffError::Closed.to_string()),
+    )
+        .into_response()
 }
 
 /// `{"ok":true,"id":N}`, with `"duplicate":true` for a redelivery; written directly, since it
