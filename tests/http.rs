@@ -555,3 +555,177 @@ fn comment_bombs_hold_no_worker_while_healthz_is_asked() {
     let answers: Vec<String> = bombs.into_iter().map(|b| b.join().unwrap()).collect();
     assert_eq!(answers, ["HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"]);
 }
+
+/// A connection that pipelines `GET /healthz` until the receiver stops reading, because its
+/// answers are never read and every buffer on the way is full.
+fn pipeline_without_reading(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let batch = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let deadline = std::time::Instant::now() + WAIT;
+    while stream.write_all(batch.as_bytes()).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the receiver read requests whose answers were never taken for {WAIT:?}"
+        );
+    }
+    stream
+}
+
+#[test]
+fn clients_that_never_read_lose_their_slots_and_sigterm_does_not_wait_for_them() {
+    // More of them than there are slots: before, the bound was reached for good.
+    let server = Server::start(&["--max-connections", "2"]);
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| pipeline_without_reading(server.addr))
+        .collect();
+    let reply = try_request("POST", &server.url("/webhook"), &[], BODY);
+    assert_eq!(reply.map(|r| r.status), Some(200), "a genuine delivery");
+    let asked = std::time::Instant::now();
+    let (status, _, err) = server.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?} {err:?}");
+    // The grace for requests in flight is 5 s; the writer and the printer each get as long
+    // again, which is what a connection nobody reads used to cost.
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "SIGTERM took {took:?}: {err:?}"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    let server = Server::start(&["--write-timeout", "1s", "--header-timeout", "60s"]);
+    let mut stream = pipeline_without_reading(server.addr);
+    // Once the receiver has closed the connection, a write fails; until then it is accepted
+    // into the buffers (or times out on them).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match stream.write(b"GET /healthz HTTP/1.1\r\n\r\n") {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                break;
+            }
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection was still open after {WAIT:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What a hostile connection does with its slot.
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// One request answered, then nothing: an idle keep-alive connection.
+    KeepAlive,
+    /// Connected, and never a byte sent.
+    Silent,
+    /// A request head that never ends: one more byte every tick.
+    Trickling,
+}
+
+impl Hostile {
+    fn open(self, addr: std::net::SocketAddr) -> Option<TcpStream> {
+        let patience = std::time::Duration::from_secs(1);
+        let mut stream = TcpStream::connect_timeout(&addr, patience).ok()?;
+        stream.set_read_timeout(Some(patience)).ok()?;
+        match self {
+            Hostile::KeepAlive => {
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .ok()?;
+                let mut answer = [0u8; 1024];
+                let _ = stream.read(&mut answer).ok()?;
+            }
+            Hostile::Silent => {}
+            Hostile::Trickling => stream.write_all(b"POST /webhook HTTP/1.1\r\nX-").ok()?,
+        }
+        stream.set_nonblocking(true).ok()?;
+        Some(stream)
+    }
+
+    /// Keeps the connection going; `false` once the receiver has closed it.
+    fn tick(self, stream: &mut TcpStream) -> bool {
+        let mut byte = [0u8; 256];
+        let open = match stream.read(&mut byte) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(err) => err.kind() == std::io::ErrorKind::WouldBlock,
+        };
+        match self {
+            Hostile::Trickling if open => match stream.write(b"x") {
+                Ok(_) => true,
+                Err(err) => err.kind() == std::io::ErrorKind::WouldBlock,
+            },
+            _ => open,
+        }
+    }
+}
+
+/// Sets the flag when dropped, so the attack stops even when an assertion fails.
+struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_genuine_delivery_gets_through_400_idle_and_trickling_connections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    // The default bound of 256 connections, and 400 hostile ones from the same address, each
+    // opened again as soon as the receiver closes it.
+    let server = Server::start(&["--secret", SECRET]);
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop = StopOnDrop(Arc::clone(&stop));
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    let attack = std::thread::spawn(move || {
+        let kinds = [Hostile::KeepAlive, Hostile::Silent, Hostile::Trickling];
+        let mut hostile: Vec<(Hostile, Option<TcpStream>)> = (0..400)
+            .map(|n| {
+                let kind = kinds[n % kinds.len()];
+                (kind, kind.open(addr))
+            })
+            .collect();
+        let _ = ready.send(());
+        while !stop.load(Ordering::Relaxed) {
+            for (kind, stream) in &mut hostile {
+                let open = stream.as_mut().is_some_and(|s| kind.tick(s));
+                if !open {
+                    *stream = kind.open(addr);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    is_ready
+        .recv_timeout(WAIT * 4)
+        .expect("the attack is set up");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let started = Instant::now();
+    let ts = now_ms(0);
+    let (written, _) = std::sync::mpsc::channel();
+    let token = pipetop::gitee::sign(SECRET, &ts);
+    let status = post_raw(addr, &ts, &token, BODY, written);
+    let took = started.elapsed();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    drop(_stop);
+    attack.join().unwrap();
+}

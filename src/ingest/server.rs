@@ -15,10 +15,12 @@
 //!
 //! Connections are served by hyper directly rather than `axum::serve`, for what a listener
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
-//! connections), a bound on concurrent connections (the accept loop waits for a free slot, so
-//! excess connections queue in the kernel instead of costing memory here), and a graceful stop
-//! that finishes the requests in flight.
+//! connections), a write timeout for clients that stop reading, a bound on concurrent
+//! connections at which the ones between requests make room for new ones (see
+//! [`connections`](super::connections)), and a graceful stop that finishes the requests in
+//! flight and closes the rest at once.
 
+use super::connections::{Connections, WriteTimeout};
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
 use super::{Ingest, Rejection};
@@ -39,7 +41,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tower_service::Service as _;
 
 pub use super::handoff::{Draft, Setup};
@@ -52,6 +54,11 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// 40 ms a MiB, so about 2.5 ms at this size (BENCHMARKS.md, "Hostile bodies"). Larger ones go
 /// to the blocking pool.
 const PARSE_INLINE_MAX: usize = 64 * 1024;
+
+/// What hyper buffers per connection, each way: unread pipelined requests on one side, answers
+/// the client has not taken on the other. It also bounds, roughly, how long a request head may
+/// be.
+const CONNECTION_BUFFER: usize = 64 * 1024;
 
 const TOKEN_HEADER: &str = "x-gitee-token";
 const TIMESTAMP_HEADER: &str = "x-gitee-timestamp";
@@ -71,7 +78,11 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body, once its headers are in.
     pub body_timeout: Duration,
-    /// Connections served at once; more wait to be accepted.
+    /// How long an answer may wait for the client to take any of it before the connection is
+    /// closed.
+    pub write_timeout: Duration,
+    /// Connections served at once; at the bound, connections between requests are closed to
+    /// make room, and while every one is in a request, further ones wait.
     pub max_connections: usize,
 }
 
@@ -79,6 +90,7 @@ impl ServerConfig {
     pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
     /// The defaults of the command line, listening on `listen`.
@@ -90,6 +102,7 @@ impl ServerConfig {
             max_body: Self::DEFAULT_MAX_BODY,
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
             body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -155,7 +168,8 @@ impl Bound {
         format!("http://{addr}{}", self.config.path)
     }
 
-    /// Answers requests until `shutdown` completes, then finishes the requests in flight.
+    /// Answers requests until `shutdown` completes, then finishes the requests in flight and
+    /// closes every other connection. Dropping the future closes every connection at once.
     /// Accepted deliveries go through `handoff`; refusals are sent on its channel too.
     pub async fn serve(
         self,
@@ -184,18 +198,13 @@ impl Bound {
 
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(config.header_timeout);
-        let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            .header_read_timeout(config.header_timeout)
+            .max_buf_size(CONNECTION_BUFFER);
+        let connections = Connections::new(config.max_connections);
+        // `true` asks every connection to finish; the sender dropped closes them all.
+        let (stopping, stop) = watch::channel(false);
         tokio::pin!(shutdown);
         loop {
-            let slot = tokio::select! {
-                () = &mut shutdown => break,
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break,
-                },
-            };
             let (stream, peer) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
@@ -208,20 +217,57 @@ impl Bound {
                     }
                 },
             };
+            let admitted = tokio::select! {
+                () = &mut shutdown => break,
+                admitted = connections.admit() => admitted,
+            };
             let app = app.clone();
+            let tracked = Arc::clone(&admitted.connection);
             let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().call(req)
+                let in_request = tracked.request();
+                let answer = app.clone().call(req);
+                async move {
+                    let answer = answer.await;
+                    drop(in_request);
+                    answer
+                }
             });
-            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            let io = WriteTimeout::new(
+                stream,
+                config.write_timeout,
+                Arc::clone(&admitted.connection),
+            );
+            let connection = http.serve_connection(TokioIo::new(io), service);
+            let mut stop = stop.clone();
             tokio::spawn(async move {
-                // A client that hangs up or times out ends its connection; nothing to report.
-                let _ = connection.await;
-                drop(slot);
+                tokio::pin!(connection);
+                let tracked = &admitted.connection;
+                loop {
+                    tokio::select! {
+                        // A client that hangs up or times out ends its connection; nothing to
+                        // report.
+                        _ = connection.as_mut() => break,
+                        () = tracked.asked_to_close() => {
+                            if tracked.may_drop() {
+                                break;
+                            }
+                            connection.as_mut().graceful_shutdown();
+                        }
+                        changed = stop.changed() => {
+                            if changed.is_err() || tracked.may_drop() {
+                                break;
+                            }
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+                drop(admitted);
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        let _ = stopping.send(true);
+        connections.all_closed().await;
         Ok(())
     }
 }
