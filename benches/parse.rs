@@ -4,6 +4,10 @@
 //! as a floor, the documented sample parsed into an untyped `serde_json::Value`. The large one is
 //! also measured with the credential redaction the receiver applies after parsing.
 //!
+//! The `hostile` group is the other side: bodies of the largest size accepted by default
+//! (`--max-body` 1 MiB), each made of one shape that drives a part of the parser as hard as it
+//! can be driven, so the worst time one request can hold a worker shows.
+//!
 //! `cargo bench --bench parse`; the results are recorded in BENCHMARKS.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -91,5 +95,59 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse);
+/// The default `--max-body`.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// `prefix`, then `unit` as often as fits, then `suffix`: one body of at most [`MAX_BODY`].
+fn filled(prefix: &str, unit: &str, suffix: &str) -> Vec<u8> {
+    let units = (MAX_BODY - prefix.len() - suffix.len()) / unit.len();
+    [prefix, &unit.repeat(units), suffix].concat().into_bytes()
+}
+
+/// The shapes that cost the tolerant parser most, each at the size limit.
+fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        // A comment on every line: a repair every three bytes.
+        ("line comments", filled("{", "//\n", "}")),
+        ("block comments", filled("{", "/**/", "}")),
+        // Candidates for the unescaped-`upParams` repair that never close, on one line.
+        ("upParams candidates", filled("{\"k\":", "\"{\"x\":", "}")),
+        // Candidates that do close: a repair, and a marker object, every fourteen bytes.
+        (
+            "upParams repairs",
+            filled("{", "\"a\":\"{\"b\":1}\",", "\"c\":1}"),
+        ),
+        // One candidate whose object opens a million brackets.
+        (
+            "deep nesting in a candidate",
+            filled("{\"k\":\"{\"a\":", "[", ""),
+        ),
+        ("deep nesting", filled("", "[", "")),
+        // A valid string made only of escapes, after a comment so the repair path reads it.
+        (
+            "escaped string",
+            filled("// x\n{\"job\":{\"jobName\":\"", "\\\\\\\"", "\"}}"),
+        ),
+        // Unbalanced quotes and backslashes after a candidate.
+        ("quotes and backslashes", filled("{\"k\":\"{\"", "\\\"", "")),
+        // Valid JSON, so only the strict parser runs: the costliest shapes for it, an unknown
+        // field holding the most values, and the most objects, a body can.
+        ("strict: array of zeros", filled("{\"x\":[", "0,", "0]}")),
+        (
+            "strict: array of empty objects",
+            filled("{\"x\":[", "{},", "{}]}"),
+        ),
+    ]
+}
+
+fn hostile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hostile");
+    for (name, body) in hostile_bodies() {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(name, |b| b.iter(|| parse_notification(black_box(&body))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, hostile);
 criterion_main!(benches);

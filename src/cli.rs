@@ -101,7 +101,14 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
     pub body_timeout: Duration,
 
-    /// Connections served at once; further ones wait until one closes.
+    /// How long an answer may wait for the client to read any of it; a client that stops
+    /// reading is disconnected after this.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub write_timeout: Duration,
+
+    /// Connections served at once. When all are taken, connections between requests are
+    /// closed to make room for new ones; further ones wait only while every connection is in
+    /// the middle of a request.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 }
@@ -311,6 +318,7 @@ mod tests {
         assert_eq!(cli.watch.journal_max, 64 * 1024 * 1024);
         assert_eq!(cli.watch.header_timeout, Duration::from_secs(10));
         assert_eq!(cli.watch.body_timeout, Duration::from_secs(30));
+        assert_eq!(cli.watch.write_timeout, Duration::from_secs(10));
         assert_eq!(cli.watch.max_connections, 256);
         assert!(!cli.watch.replay && !cli.watch.no_journal);
         assert!(Cli::try_parse_from(["pipetop", "--no-journal", "--journal", "x"]).is_err());

@@ -92,6 +92,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         max_body: args.max_body,
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
+        write_timeout: args.write_timeout,
         max_connections: args.max_connections as usize,
     };
     // Bind before anything else, so a port in use is one sentence and nothing half-started.

@@ -786,3 +786,278 @@ fn headless_lines_are_inert_on_a_terminal_and_read_back_as_sent() {
     let line: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(line["notification"]["job"]["pipelineName"], name);
 }
+
+/// `{`, then `//` comments, one a line, up to the default `--max-body` of 1 MiB, then `}`: the
+/// shape that cost the tolerant parser most, and a delivery once its comments are gone.
+fn comment_bomb() -> Vec<u8> {
+    let lines = (1024 * 1024 - 2) / 3;
+    [b"{".as_slice(), &b"//\n".repeat(lines), b"}"].concat()
+}
+
+/// Posts `body` on a connection of its own, signed with the pair (`timestamp`, `token`), and
+/// says on `written` when the whole body is sent; the status line that came back.
+fn post_raw(
+    addr: std::net::SocketAddr,
+    timestamp: &str,
+    token: &str,
+    body: &[u8],
+    written: std::sync::mpsc::Sender<()>,
+) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\
+         X-Gitee-Timestamp: {timestamp}\r\nX-Gitee-Token: {token}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let _ = written.send(());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// GET /healthz on a fresh connection, waiting at most `patience` for the answer; its status
+/// line, or what went wrong.
+fn healthz_within(addr: std::net::SocketAddr, patience: std::time::Duration) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(patience)).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(err) => format!("no answer within {patience:?}: {err}"),
+    }
+}
+
+#[test]
+fn a_reused_signature_is_refused_before_its_body_is_parsed() {
+    let server = Server::start(&["--secret", SECRET]);
+    let url = server.url("/webhook");
+    let ts = now_ms(0);
+    assert_eq!(post_signed(&url, SECRET, &ts, BODY).status, 200);
+    // Not JSON at all: parsing it first would make this a 400.
+    let reply = post_signed(&url, SECRET, &ts, b"{,}");
+    assert_eq!(
+        (reply.status, reply.body["error"].clone()),
+        (401, json!("signature already used"))
+    );
+}
+
+#[test]
+fn comment_bombs_hold_no_worker_while_healthz_is_asked() {
+    let server = Server::start(&["--secret", SECRET]);
+    let bomb = std::sync::Arc::new(comment_bomb());
+    let used = now_ms(0);
+    assert_eq!(
+        post_signed(&server.url("/webhook"), SECRET, &used, BODY).status,
+        200
+    );
+    let (written, all_written) = std::sync::mpsc::channel();
+    let fresh = now_ms(1);
+    // One signed anew, one with the pair already used.
+    let bombs: Vec<_> = [fresh, used]
+        .into_iter()
+        .map(|ts| {
+            let (addr, bomb, written) = (server.addr, bomb.clone(), written.clone());
+            std::thread::spawn(move || {
+                post_raw(
+                    addr,
+                    &ts,
+                    &pipetop::gitee::sign(SECRET, &ts),
+                    &bomb,
+                    written,
+                )
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        all_written.recv_timeout(WAIT).expect("the bomb is sent");
+    }
+    let health = healthz_within(server.addr, std::time::Duration::from_secs(5));
+    assert_eq!(health, "HTTP/1.1 200 OK", "while two bombs are in flight");
+    let answers: Vec<String> = bombs.into_iter().map(|b| b.join().unwrap()).collect();
+    assert_eq!(answers, ["HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"]);
+}
+
+/// A connection that pipelines `GET /healthz` until the receiver stops reading, because its
+/// answers are never read and every buffer on the way is full.
+fn pipeline_without_reading(addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_write_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let batch = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let deadline = std::time::Instant::now() + WAIT;
+    while stream.write_all(batch.as_bytes()).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the receiver read requests whose answers were never taken for {WAIT:?}"
+        );
+    }
+    stream
+}
+
+#[test]
+fn clients_that_never_read_lose_their_slots_and_sigterm_does_not_wait_for_them() {
+    // More of them than there are slots: before, the bound was reached for good.
+    let server = Server::start(&["--max-connections", "2"]);
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| pipeline_without_reading(server.addr))
+        .collect();
+    let reply = try_request("POST", &server.url("/webhook"), &[], BODY);
+    assert_eq!(reply.map(|r| r.status), Some(200), "a genuine delivery");
+    let asked = std::time::Instant::now();
+    let (status, _, err) = server.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?} {err:?}");
+    // The grace for requests in flight is 5 s; the writer and the printer each get as long
+    // again, which is what a connection nobody reads used to cost.
+    assert!(
+        took < std::time::Duration::from_secs(7),
+        "SIGTERM took {took:?}: {err:?}"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    let server = Server::start(&["--write-timeout", "1s", "--header-timeout", "60s"]);
+    let mut stream = pipeline_without_reading(server.addr);
+    // Once the receiver has closed the connection, a write fails; until then it is accepted
+    // into the buffers (or times out on them).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match stream.write(b"GET /healthz HTTP/1.1\r\n\r\n") {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                break;
+            }
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection was still open after {WAIT:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What a hostile connection does with its slot.
+#[derive(Clone, Copy)]
+enum Hostile {
+    /// One request answered, then nothing: an idle keep-alive connection.
+    KeepAlive,
+    /// Connected, and never a byte sent.
+    Silent,
+    /// A request head that never ends: one more byte every tick.
+    Trickling,
+}
+
+impl Hostile {
+    fn open(self, addr: std::net::SocketAddr) -> Option<TcpStream> {
+        let patience = std::time::Duration::from_secs(1);
+        let mut stream = TcpStream::connect_timeout(&addr, patience).ok()?;
+        stream.set_read_timeout(Some(patience)).ok()?;
+        match self {
+            Hostile::KeepAlive => {
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .ok()?;
+                let mut answer = [0u8; 1024];
+                let _ = stream.read(&mut answer).ok()?;
+            }
+            Hostile::Silent => {}
+            Hostile::Trickling => stream.write_all(b"POST /webhook HTTP/1.1\r\nX-").ok()?,
+        }
+        stream.set_nonblocking(true).ok()?;
+        Some(stream)
+    }
+
+    /// Keeps the connection going; `false` once the receiver has closed it.
+    fn tick(self, stream: &mut TcpStream) -> bool {
+        let mut byte = [0u8; 256];
+        let open = match stream.read(&mut byte) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(err) => err.kind() == std::io::ErrorKind::WouldBlock,
+        };
+        match self {
+            Hostile::Trickling if open => match stream.write(b"x") {
+                Ok(_) => true,
+                Err(err) => err.kind() == std::io::ErrorKind::WouldBlock,
+            },
+            _ => open,
+        }
+    }
+}
+
+/// Sets the flag when dropped, so the attack stops even when an assertion fails.
+struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_genuine_delivery_gets_through_400_idle_and_trickling_connections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    // The default bound of 256 connections, and 400 hostile ones from the same address, each
+    // opened again as soon as the receiver closes it.
+    let server = Server::start(&["--secret", SECRET]);
+    let addr = server.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let _stop = StopOnDrop(Arc::clone(&stop));
+    let (ready, is_ready) = std::sync::mpsc::channel();
+    let attack = std::thread::spawn(move || {
+        let kinds = [Hostile::KeepAlive, Hostile::Silent, Hostile::Trickling];
+        let mut hostile: Vec<(Hostile, Option<TcpStream>)> = (0..400)
+            .map(|n| {
+                let kind = kinds[n % kinds.len()];
+                (kind, kind.open(addr))
+            })
+            .collect();
+        let _ = ready.send(());
+        while !stop.load(Ordering::Relaxed) {
+            for (kind, stream) in &mut hostile {
+                let open = stream.as_mut().is_some_and(|s| kind.tick(s));
+                if !open {
+                    *stream = kind.open(addr);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    is_ready
+        .recv_timeout(WAIT * 4)
+        .expect("the attack is set up");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let started = Instant::now();
+    let ts = now_ms(0);
+    let (written, _) = std::sync::mpsc::channel();
+    let token = pipetop::gitee::sign(SECRET, &ts);
+    let status = post_raw(addr, &ts, &token, BODY, written);
+    let took = started.elapsed();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    drop(_stop);
+    attack.join().unwrap();
+}

@@ -315,7 +315,12 @@ fn slow_clients_are_cut_off() {
 #[test]
 fn connections_beyond_the_bound_wait_for_a_free_slot() {
     let server = Server::start(&["--max-connections", "1"]);
-    let holder = TcpStream::connect(server.addr).unwrap();
+    // In the middle of a request, whose body has not all come: an idle connection would be
+    // closed to make room instead.
+    let mut holder = TcpStream::connect(server.addr).unwrap();
+    holder
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
     // Let the server accept the holder before the next connection asks.
     std::thread::sleep(Duration::from_millis(100));
     let url = server.url("/webhook");

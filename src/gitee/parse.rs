@@ -107,23 +107,31 @@ pub fn parse_notification(body: &[u8]) -> Result<Parsed, ParseError> {
 
 /// Removes `//` and `/* */` comments outside strings, and wraps an object that stands between
 /// unescaped quotes as a string value (`"key":"{"a":"b"}"`) so it parses and stays marked.
+///
+/// Linear in the body, whatever it holds: the line of each repair is counted on from the
+/// previous one, and the end of every candidate object comes from one table (see
+/// [`ObjectEnds`]) rather than from a scan of its own, so a body made of comments or of
+/// candidates that never close costs no more than any other of its size.
 fn repair(text: &str) -> (String, Vec<Repair>) {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 64);
     let mut repairs = Vec::new();
+    let mut lines = Lines::default();
+    let mut ends: Option<ObjectEnds> = None;
+    let marker = UpParams::REPAIRED_MARKER.replace('\0', "\\u0000");
     let mut last_token: Option<u8> = None;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
                 if last_token == Some(b':')
-                    && let Some(close) = unescaped_object_end(bytes, i)
+                    && let Some(close) = unescaped_object_end(bytes, i, &mut ends)
                 {
                     repairs.push(Repair::UnescapedQuotes {
-                        line: line_of(bytes, i),
+                        line: lines.at(bytes, i),
                     });
                     out.push_str("{\"");
-                    out.push_str(&UpParams::REPAIRED_MARKER.replace('\0', "\\u0000"));
+                    out.push_str(&marker);
                     out.push_str("\":");
                     out.push_str(&text[i + 1..=close]);
                     out.push('}');
@@ -138,27 +146,20 @@ fn repair(text: &str) -> (String, Vec<Repair>) {
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 repairs.push(Repair::Comment {
-                    line: line_of(bytes, i),
+                    line: lines.at(bytes, i),
                 });
-                i = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |n| i + n);
+                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 repairs.push(Repair::Comment {
-                    line: line_of(bytes, i),
+                    line: lines.at(bytes, i),
                 });
-                i = bytes[i + 2..]
-                    .windows(2)
-                    .position(|w| w == b"*/")
+                i = memchr::memmem::find(&bytes[i + 2..], b"*/")
                     .map_or(bytes.len(), |n| i + 2 + n + 2);
                 out.push(' ');
             }
             _ => {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'"' || b == b'/')
+                let end = memchr::memchr2(b'"', b'/', &bytes[i..])
                     .map_or(bytes.len(), |n| i + n)
                     .max(i + 1);
                 let run = &text[i..end];
@@ -178,6 +179,26 @@ fn repair(text: &str) -> (String, Vec<Repair>) {
     (out, repairs)
 }
 
+/// The 1-based line of a position, counted on from the position asked about before, so asking
+/// about every comment of a body costs one pass over it.
+#[derive(Default)]
+struct Lines {
+    counted_to: usize,
+    newlines: usize,
+}
+
+impl Lines {
+    /// The line of `index`; `index` never goes back.
+    fn at(&mut self, bytes: &[u8], index: usize) -> usize {
+        self.newlines += bytes[self.counted_to..index]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.counted_to = index;
+        1 + self.newlines
+    }
+}
+
 /// The index just past the JSON string that starts at `start` (a `"`), or the end of input.
 fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut i = start + 1;
@@ -192,8 +213,13 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// For `"{"key":...}"` starting at the quote `start`: the index of the object's closing brace,
-/// when the object is balanced and followed at once by the closing quote.
-fn unescaped_object_end(bytes: &[u8], start: usize) -> Option<usize> {
+/// when the object is balanced, closes before a newline outside its strings, and is followed
+/// at once by the closing quote. `ends` is built on the first candidate and reused for the rest.
+fn unescaped_object_end(
+    bytes: &[u8],
+    start: usize,
+    ends: &mut Option<ObjectEnds>,
+) -> Option<usize> {
     if bytes.get(start + 1) != Some(&b'{') {
         return None;
     }
@@ -203,31 +229,69 @@ fn unescaped_object_end(bytes: &[u8], start: usize) -> Option<usize> {
     if *first != b'"' && *first != b'}' {
         return None;
     }
-    let mut depth = 0usize;
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i = string_end(bytes, i);
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return (bytes.get(i + 1) == Some(&b'"')).then_some(i);
-                }
-            }
-            b'\n' => return None,
-            _ => {}
-        }
-        i += 1;
+    if ends.is_none() {
+        *ends = Some(ObjectEnds::new(bytes, start + 2)?);
     }
-    None
+    let close = ends.as_ref()?.close_from(start + 2)?;
+    (bytes.get(close + 1) == Some(&b'"')).then_some(close)
 }
 
-fn line_of(bytes: &[u8], index: usize) -> usize {
-    1 + bytes[..index].iter().filter(|&&b| b == b'\n').count()
+/// Where the bracket open just before each position closes, for every position from `base` on,
+/// computed in one pass from the end.
+///
+/// Scanning each candidate on its own is quadratic: a line of `"{"x":"{"x":...` that never
+/// closes is rescanned to its end from every candidate. But where a scan goes next depends only
+/// on where it is (past a plain byte, past a bracket, or past a string, whose end is the next
+/// quote after an even run of backslashes), so the answer for a position follows from answers
+/// for later positions, and every candidate's answer is one look-up.
+struct ObjectEnds {
+    base: usize,
+    /// Per position from `base`: 0 when a newline outside strings or the end comes first,
+    /// otherwise 1 + the index of the bracket that brings the depth back to that of the
+    /// position's own bracket.
+    close: Vec<u32>,
+}
+
+impl ObjectEnds {
+    /// `None` for a body too large for the table's indices (4 GiB), which is then not repaired.
+    fn new(bytes: &[u8], base: usize) -> Option<ObjectEnds> {
+        let len = bytes.len();
+        u32::try_from(len + 1).ok()?;
+        let mut close = vec![0u32; len + 1 - base];
+        // Past the closing quote of a string that starts at the current position.
+        let mut past_string = len;
+        for i in (base..len).rev() {
+            let answer = match bytes[i] {
+                b'"' => {
+                    let answer = close[past_string - base];
+                    let backslashes = bytes[..i].iter().rev().take_while(|&&b| b == b'\\');
+                    if backslashes.count() % 2 == 0 {
+                        past_string = i + 1;
+                    }
+                    answer
+                }
+                b'{' | b'[' => match close[i + 1 - base] {
+                    0 => 0,
+                    inner => close[inner as usize - base],
+                },
+                // Cannot overflow: `len + 1` fits in a u32.
+                b'}' | b']' => i as u32 + 1,
+                b'\n' => 0,
+                _ => close[i + 1 - base],
+            };
+            close[i - base] = answer;
+        }
+        Some(ObjectEnds { base, close })
+    }
+
+    /// Scanning from `index` one level inside a bracket: the index of the bracket that closes
+    /// it, or `None` when a newline outside strings or the end comes first.
+    fn close_from(&self, index: usize) -> Option<usize> {
+        match *self.close.get(index.checked_sub(self.base)?)? {
+            0 => None,
+            close => Some(close as usize - 1),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -366,8 +430,158 @@ mod tests {
             ]
         }
 
+        /// Text built from the pieces the repair path reacts to, so candidates, strings, escapes,
+        /// comments and newlines overlap in every way; often shaped as a candidate that may or
+        /// may not close, so both outcomes are common.
+        fn repairable() -> impl Strategy<Value = String> {
+            let piece = || {
+                prop_oneof![
+                    Just("\""),
+                    Just("\\"),
+                    Just("{"),
+                    Just("}"),
+                    Just("["),
+                    Just("]"),
+                    Just(":"),
+                    Just(" "),
+                    Just("\n"),
+                    Just("//"),
+                    Just("/*"),
+                    Just("*/"),
+                    Just("a"),
+                    Just("值"),
+                ]
+            };
+            let pieces =
+                |most| proptest::collection::vec(piece(), 0..most).prop_map(|p| p.concat());
+            let opener = prop_oneof![Just(":\"{\""), Just(":\"{}"), Just(": \"{ \"")];
+            let candidate = (opener, pieces(12), pieces(3))
+                .prop_map(|(open, inside, after)| format!("{open}{inside}}}\"{after}"));
+            let segment = prop_oneof![2 => candidate, 1 => pieces(8)];
+            proptest::collection::vec(segment, 0..12).prop_map(|segments| segments.concat())
+        }
+
+        /// The repair as it was before it was made linear: every candidate scanned on its own
+        /// and every line counted from the start. Kept as the definition the fast one must
+        /// match, byte for byte and line for line.
+        fn reference(text: &str) -> (String, Vec<Repair>) {
+            fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
+                if bytes.get(start + 1) != Some(&b'{') {
+                    return None;
+                }
+                let first = bytes[start + 2..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())?;
+                if *first != b'"' && *first != b'}' {
+                    return None;
+                }
+                let mut depth = 0usize;
+                let mut i = start + 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'"' => {
+                            i = string_end(bytes, i);
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                return (bytes.get(i + 1) == Some(&b'"')).then_some(i);
+                            }
+                        }
+                        b'\n' => return None,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                None
+            }
+            let line_of = |bytes: &[u8], index: usize| {
+                1 + bytes[..index].iter().filter(|&&b| b == b'\n').count()
+            };
+            let bytes = text.as_bytes();
+            let mut out = String::new();
+            let mut repairs = Vec::new();
+            let mut last_token: Option<u8> = None;
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'"' => {
+                        if last_token == Some(b':')
+                            && let Some(close) = object_end(bytes, i)
+                        {
+                            repairs.push(Repair::UnescapedQuotes {
+                                line: line_of(bytes, i),
+                            });
+                            out.push_str("{\"");
+                            out.push_str(&UpParams::REPAIRED_MARKER.replace('\0', "\\u0000"));
+                            out.push_str("\":");
+                            out.push_str(&text[i + 1..=close]);
+                            out.push('}');
+                            i = close + 2;
+                            last_token = Some(b'}');
+                            continue;
+                        }
+                        let end = string_end(bytes, i);
+                        out.push_str(&text[i..end]);
+                        last_token = Some(b'"');
+                        i = end;
+                    }
+                    b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                        repairs.push(Repair::Comment {
+                            line: line_of(bytes, i),
+                        });
+                        i = bytes[i..]
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map_or(bytes.len(), |n| i + n);
+                    }
+                    b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                        repairs.push(Repair::Comment {
+                            line: line_of(bytes, i),
+                        });
+                        i = bytes[i + 2..]
+                            .windows(2)
+                            .position(|w| w == b"*/")
+                            .map_or(bytes.len(), |n| i + 2 + n + 2);
+                        out.push(' ');
+                    }
+                    _ => {
+                        let end = bytes[i..]
+                            .iter()
+                            .position(|&b| b == b'"' || b == b'/')
+                            .map_or(bytes.len(), |n| i + n)
+                            .max(i + 1);
+                        let run = &text[i..end];
+                        if let Some(&b) = run
+                            .as_bytes()
+                            .iter()
+                            .rev()
+                            .find(|b| !b.is_ascii_whitespace())
+                        {
+                            last_token = Some(b);
+                        }
+                        out.push_str(run);
+                        i = end;
+                    }
+                }
+            }
+            (out, repairs)
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn the_linear_repair_matches_the_scan_it_replaced(text in repairable()) {
+                prop_assert_eq!(repair(&text), reference(&text));
+            }
+
+            #[test]
+            fn the_linear_repair_matches_on_arbitrary_text(text in any::<String>()) {
+                prop_assert_eq!(repair(&text), reference(&text));
+            }
 
             #[test]
             fn any_bytes_give_a_notification_or_one_sentence(body in jsonish()) {

@@ -197,6 +197,22 @@ impl Guard {
         }
     }
 
+    /// What [`Guard::check`] would say at `now`, without changing anything: a look that lets a
+    /// request be refused before work is spent on it, while `check` stays the one that decides.
+    pub fn peek(&self, fingerprint: &Fingerprint, now: DateTime<Utc>) -> Verdict {
+        let kept = |seen: &DateTime<Utc>| now.signed_duration_since(*seen) <= self.keep;
+        let keys = Keys::from(fingerprint);
+        if let Some((id, seen)) = self.deliveries.get(&keys.delivery)
+            && kept(seen)
+        {
+            return Verdict::Duplicate(*id);
+        }
+        match keys.pair.and_then(|pair| self.pairs.get(&pair)) {
+            Some((body_of, seen)) if *body_of != keys.delivery && kept(seen) => Verdict::Replayed,
+            _ => Verdict::New,
+        }
+    }
+
     /// Remembers a delivery stored with `id`, seen at `seen`.
     pub fn record(&mut self, fingerprint: Fingerprint, id: u64, seen: DateTime<Utc>) {
         let keys = Keys::from(&fingerprint);
@@ -269,6 +285,23 @@ mod tests {
         guard.record(first, 7, at(0));
         assert_eq!(guard.check(&again, at(1)), Verdict::Duplicate(7));
         assert_eq!(guard.check(&forged, at(1)), Verdict::Replayed);
+    }
+
+    #[test]
+    fn a_peek_says_what_a_check_would_and_changes_nothing() {
+        let mut guard = Guard::new(Duration::from_secs(300));
+        let first = Fingerprint::of(Some("1"), Some("tok"), b"a", true).unwrap();
+        let forged = Fingerprint::of(Some("1"), Some("tok"), b"b", true).unwrap();
+        assert_eq!(guard.peek(&first, at(0)), Verdict::New);
+        guard.record(first, 7, at(0));
+        for (fingerprint, now) in [(&first, at(1)), (&forged, at(1)), (&forged, at(601))] {
+            assert_eq!(guard.peek(fingerprint, now), guard.check(fingerprint, now));
+        }
+        let mut kept = Guard::new(Duration::from_secs(300));
+        kept.record(first, 7, at(0));
+        // Past the time kept a peek no longer sees the pair, and prunes nothing.
+        assert_eq!(kept.peek(&forged, at(601)), Verdict::New);
+        assert_eq!(kept.len(), 1);
     }
 
     #[test]

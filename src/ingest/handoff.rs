@@ -104,8 +104,12 @@ pub struct Handoff {
 
 enum Route {
     /// To the writer thread, which stores a batch and then sends it on. Lines are serialized
-    /// by [`Handoff::accept`], on the request's task.
-    Journal(std_mpsc::Sender<Job>),
+    /// by [`Handoff::accept`], on the request's task. The writer decides with the guard; it is
+    /// shared only so that [`Handoff::precheck`] can look at it.
+    Journal {
+        jobs: std_mpsc::Sender<Job>,
+        guard: Arc<Mutex<Guard>>,
+    },
     /// Numbered and sent on by the request's task.
     Direct(Mutex<Numbering>),
 }
@@ -181,11 +185,12 @@ impl Handoff {
             return (handoff, Stopped(None));
         };
         let (jobs, queue) = std_mpsc::channel();
+        let guard = Arc::new(Mutex::new(guard));
         let writer = Writer {
             out: setup.out.clone(),
             journal,
             next_id: Some(setup.first_id),
-            guard,
+            guard: Arc::clone(&guard),
             counts: Arc::clone(&counts),
         };
         let thread = std::thread::Builder::new()
@@ -193,11 +198,36 @@ impl Handoff {
             .spawn(move || writer.run(queue))
             .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
         let handoff = Handoff {
-            route: Route::Journal(jobs),
+            route: Route::Journal { jobs, guard },
             out: setup.out,
             counts,
         };
         (handoff, Stopped(Some(thread)))
+    }
+
+    /// Refuses a request whose signature was already used with another body, before anything
+    /// is spent on its body. Only a look: [`Handoff::accept`] still decides, so a request let
+    /// through here can be refused there, never the other way round.
+    pub fn precheck(&self, fingerprint: Option<&Fingerprint>) -> Result<(), HandoffError> {
+        let Some(fingerprint) = fingerprint.filter(|f| f.pair.is_some()) else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let verdict = match &self.route {
+            Route::Journal { guard, .. } => guard
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .peek(fingerprint, now),
+            Route::Direct(numbering) => numbering
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .guard
+                .peek(fingerprint, now),
+        };
+        match verdict {
+            Verdict::Replayed => Err(HandoffError::SignatureReused),
+            Verdict::New | Verdict::Duplicate(_) => Ok(()),
+        }
     }
 
     /// Stores and hands on the delivery, and returns its id once both are done; waits while
@@ -209,7 +239,7 @@ impl Handoff {
         fingerprint: Option<Fingerprint>,
     ) -> Result<Accepted, HandoffError> {
         let jobs = match &self.route {
-            Route::Journal(jobs) => jobs,
+            Route::Journal { jobs, .. } => jobs,
             Route::Direct(numbering) => return self.send(numbering, draft, fingerprint).await,
         };
         let line = Unnumbered::new(
@@ -307,7 +337,7 @@ struct Writer {
     journal: Journal,
     /// `None` once every id is used.
     next_id: Option<u64>,
-    guard: Guard,
+    guard: Arc<Mutex<Guard>>,
     counts: Arc<Counts>,
 }
 
@@ -341,10 +371,20 @@ impl Writer {
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             replies.push(job.reply);
+            // Held for one job at a time, and never while writing, so a precheck never waits
+            // for the disk.
+            let mut guard = self.guard.lock().unwrap_or_else(PoisonError::into_inner);
             let verdict = match &job.fingerprint {
-                Some(fingerprint) => self.guard.check(fingerprint, now),
+                Some(fingerprint) => guard.check(fingerprint, now),
                 None => Verdict::New,
             };
+            if verdict == Verdict::New
+                && let (Some(fingerprint), Some(id)) = (job.fingerprint, next_id)
+            {
+                guard.record(fingerprint, id, now);
+                recorded.push(fingerprint);
+            }
+            drop(guard);
             let outcome = match verdict {
                 Verdict::Duplicate(id) => Outcome::Duplicate(id),
                 Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
@@ -353,10 +393,6 @@ impl Writer {
                     Some(id) => {
                         let delivery = job.draft.numbered(id);
                         job.line.write_numbered(id, &mut lines);
-                        if let Some(fingerprint) = job.fingerprint {
-                            self.guard.record(fingerprint, id, now);
-                            recorded.push(fingerprint);
-                        }
                         next_id = id.checked_add(1);
                         Outcome::Stored(Box::new(delivery))
                     }
@@ -375,9 +411,11 @@ impl Writer {
                 JournalError::Write(_) => err.to_string(),
                 other => format!("cannot store the delivery: {other}"),
             };
+            let mut guard = self.guard.lock().unwrap_or_else(PoisonError::into_inner);
             for fingerprint in &recorded {
-                self.guard.forget(fingerprint, now);
+                guard.forget(fingerprint, now);
             }
+            drop(guard);
             let first_of_batch = self.next_id.unwrap_or(u64::MAX);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let answer = match outcome {
@@ -581,6 +619,36 @@ mod tests {
         drop((journaled, direct));
         stopped.wait();
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_precheck_refuses_a_reused_signature_on_either_route_and_lets_the_rest_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let opened = Journal::open(&dir.path().join("journal.jsonl"), 1 << 20, Utc::now()).unwrap();
+        let (tx, _rx) = mpsc::channel(8);
+        let (journaled, stopped) = Handoff::start(Setup {
+            out: tx.clone(),
+            journal: Some(opened.journal),
+            first_id: 1,
+            window: Duration::from_secs(300),
+            recent: Vec::new(),
+        });
+        let direct = Handoff::new(tx, 1);
+        let fp = |body: &[u8]| Fingerprint::of(Some("1"), Some("sig"), body, true);
+        let unsigned = Fingerprint::of(Some("1"), Some("pw"), b"b", false);
+        for handoff in [&journaled, &direct] {
+            assert_eq!(handoff.precheck(fp(b"a").as_ref()), Ok(()));
+            assert_eq!(handoff.accept(draft(), fp(b"a")).await, ok(1));
+            assert_eq!(handoff.precheck(fp(b"a").as_ref()), Ok(()), "a redelivery");
+            assert_eq!(
+                handoff.precheck(fp(b"b").as_ref()),
+                Err(HandoffError::SignatureReused)
+            );
+            assert_eq!(handoff.precheck(unsigned.as_ref()), Ok(()));
+            assert_eq!(handoff.precheck(None), Ok(()));
+        }
+        drop(journaled);
+        stopped.wait();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+mod connections;
 pub mod guard;
 pub mod handoff;
 pub mod journal;

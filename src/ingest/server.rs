@@ -15,16 +15,22 @@
 //! ([`Headers`]) and change nothing about whether it is accepted; a test delivery (`X-Gitee-Ping:
 //! true`) is verified, guarded and journaled like any other, and its answer says `"ping":true`.
 //!
+//! A request whose signature was already used with another body is refused before its body is
+//! parsed ([`Handoff::precheck`]), and a large body is parsed off the async workers, a few at a
+//! time, so no request holds up the others, `/healthz` included.
+//!
 //! Connections are served by hyper directly rather than `axum::serve`, for what a listener
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
-//! connections), a bound on concurrent connections (the accept loop waits for a free slot, so
-//! excess connections queue in the kernel instead of costing memory here), and a graceful stop
-//! that finishes the requests in flight.
+//! connections), a write timeout for clients that stop reading, a bound on concurrent
+//! connections at which the ones between requests make room for new ones (see
+//! [`connections`](super::connections)), and a graceful stop that finishes the requests in
+//! flight and closes the rest at once.
 
+use super::connections::{Connections, WriteTimeout};
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
 use super::{Headers, Ingest, Rejection};
-use crate::gitee::{Auth, Redactor, Verifier, parse_notification};
+use crate::gitee::{Auth, ParseError, Parsed, Redactor, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
@@ -41,7 +47,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tower_service::Service as _;
 
 pub use super::handoff::{Draft, Setup};
@@ -49,6 +55,16 @@ pub use super::handoff::{Draft, Setup};
 /// Enough room that a burst of notifications never waits on a busy consumer; when it is full,
 /// requests wait (they are never dropped).
 pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// Bodies up to this size are parsed on the request's task: the slowest shape parses at some
+/// 40 ms a MiB, so about 2.5 ms at this size (BENCHMARKS.md, "Hostile bodies"). Larger ones go
+/// to the blocking pool.
+const PARSE_INLINE_MAX: usize = 64 * 1024;
+
+/// What hyper buffers per connection, each way: unread pipelined requests on one side, answers
+/// the client has not taken on the other. It also bounds, roughly, how long a request head may
+/// be.
+const CONNECTION_BUFFER: usize = 64 * 1024;
 
 const TOKEN_HEADER: &str = "x-gitee-token";
 const TIMESTAMP_HEADER: &str = "x-gitee-timestamp";
@@ -71,7 +87,11 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body, once its headers are in.
     pub body_timeout: Duration,
-    /// Connections served at once; more wait to be accepted.
+    /// How long an answer may wait for the client to take any of it before the connection is
+    /// closed.
+    pub write_timeout: Duration,
+    /// Connections served at once; at the bound, connections between requests are closed to
+    /// make room, and while every one is in a request, further ones wait.
     pub max_connections: usize,
 }
 
@@ -79,6 +99,7 @@ impl ServerConfig {
     pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
     pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
     /// The defaults of the command line, listening on `listen`.
@@ -90,6 +111,7 @@ impl ServerConfig {
             max_body: Self::DEFAULT_MAX_BODY,
             header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
             body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
@@ -155,7 +177,8 @@ impl Bound {
         format!("http://{addr}{}", self.config.path)
     }
 
-    /// Answers requests until `shutdown` completes, then finishes the requests in flight.
+    /// Answers requests until `shutdown` completes, then finishes the requests in flight and
+    /// closes every other connection. Dropping the future closes every connection at once.
     /// Accepted deliveries go through `handoff`; refusals are sent on its channel too.
     pub async fn serve(
         self,
@@ -175,6 +198,9 @@ impl Bound {
             path: config.path.clone(),
             started: Instant::now(),
             rejected: AtomicU64::new(0),
+            parsers: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
             handoff,
         });
         let app = Router::new()
@@ -185,18 +211,13 @@ impl Bound {
 
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(config.header_timeout);
-        let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            .header_read_timeout(config.header_timeout)
+            .max_buf_size(CONNECTION_BUFFER);
+        let connections = Connections::new(config.max_connections);
+        // `true` asks every connection to finish; the sender dropped closes them all.
+        let (stopping, stop) = watch::channel(false);
         tokio::pin!(shutdown);
         loop {
-            let slot = tokio::select! {
-                () = &mut shutdown => break,
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break,
-                },
-            };
             let (stream, peer) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
@@ -209,20 +230,57 @@ impl Bound {
                     }
                 },
             };
+            let admitted = tokio::select! {
+                () = &mut shutdown => break,
+                admitted = connections.admit() => admitted,
+            };
             let app = app.clone();
+            let tracked = Arc::clone(&admitted.connection);
             let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().call(req)
+                let in_request = tracked.request();
+                let answer = app.clone().call(req);
+                async move {
+                    let answer = answer.await;
+                    drop(in_request);
+                    answer
+                }
             });
-            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            let io = WriteTimeout::new(
+                stream,
+                config.write_timeout,
+                Arc::clone(&admitted.connection),
+            );
+            let connection = http.serve_connection(TokioIo::new(io), service);
+            let mut stop = stop.clone();
             tokio::spawn(async move {
-                // A client that hangs up or times out ends its connection; nothing to report.
-                let _ = connection.await;
-                drop(slot);
+                tokio::pin!(connection);
+                let tracked = &admitted.connection;
+                loop {
+                    tokio::select! {
+                        // A client that hangs up or times out ends its connection; nothing to
+                        // report.
+                        _ = connection.as_mut() => break,
+                        () = tracked.asked_to_close() => {
+                            if tracked.may_drop() {
+                                break;
+                            }
+                            connection.as_mut().graceful_shutdown();
+                        }
+                        changed = stop.changed() => {
+                            if changed.is_err() || tracked.may_drop() {
+                                break;
+                            }
+                            connection.as_mut().graceful_shutdown();
+                        }
+                    }
+                }
+                drop(admitted);
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        let _ = stopping.send(true);
+        connections.all_closed().await;
         Ok(())
     }
 }
@@ -237,10 +295,33 @@ struct Shared {
     path: String,
     started: Instant,
     rejected: AtomicU64,
+    /// Turns for parsing a large body off the async workers: one per core, so a flood of
+    /// large bodies waits its turn instead of taking every core and its memory at once.
+    parsers: Arc<Semaphore>,
     handoff: Handoff,
 }
 
 impl Shared {
+    /// Parses a body; a large one on the blocking pool, so the worker stays free for others.
+    /// `None` when the runtime is shutting down before the parse could run.
+    async fn parse(&self, body: Bytes) -> Option<Result<Parsed, ParseError>> {
+        if body.len() <= PARSE_INLINE_MAX {
+            return Some(parse_notification(&body));
+        }
+        // The semaphore is never closed.
+        let turn = Arc::clone(&self.parsers).acquire_owned().await.ok();
+        let parsing = tokio::task::spawn_blocking(move || {
+            let parsed = parse_notification(&body);
+            drop(turn);
+            parsed
+        });
+        match parsing.await {
+            Ok(parsed) => Some(parsed),
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => None,
+        }
+    }
+
     /// Answers a refusal and sends it on, so whoever watches sees it with its reason.
     async fn reject(
         &self,
@@ -369,10 +450,16 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .as_ref()
         .map_or(token.as_deref(), |v| Some(v.token()));
     let fingerprint = Fingerprint::of(timestamp.as_deref(), token, &body, auth == Auth::Signature);
+    // Before the parse, which is the costly part: a captured signature sent again with another
+    // body gets no more than a look-up.
+    if let Err(err) = shared.handoff.precheck(fingerprint.as_ref()) {
+        return reject(StatusCode::UNAUTHORIZED, err.to_string()).await;
+    }
 
-    let mut parsed = match parse_notification(&body) {
-        Ok(parsed) => parsed,
-        Err(err) => return reject(StatusCode::BAD_REQUEST, err.to_string()).await,
+    let mut parsed = match shared.parse(body).await {
+        Some(Ok(parsed)) => parsed,
+        Some(Err(err)) => return reject(StatusCode::BAD_REQUEST, err.to_string()).await,
+        None => return closed(),
     };
     // Before the delivery goes anywhere: the journal, the feed and the screen only ever see
     // the redacted notification, and the body itself is kept by nothing but the fingerprint's
@@ -389,16 +476,21 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let ping = draft.headers.ping;
     match shared.handoff.accept(draft, fingerprint).await {
         Ok(accepted) => accepted_body(accepted, ping),
-        Err(HandoffError::Closed) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            error_body(&HandoffError::Closed.to_string()),
-        )
-            .into_response(),
+        Err(HandoffError::Closed) => closed(),
         Err(err @ HandoffError::SignatureReused) => {
             reject(StatusCode::UNAUTHORIZED, err.to_string()).await
         }
         Err(HandoffError::Store(reason)) => reject(StatusCode::SERVICE_UNAVAILABLE, reason).await,
     }
+}
+
+/// The answer while shutting down; not sent on, since no one is watching any more.
+fn closed() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        error_body(&HandoffError::Closed.to_string()),
+    )
+        .into_response()
 }
 
 /// `{"ok":true,"id":N}`, with `"duplicate":true` for a redelivery and `"ping":true` for a test
