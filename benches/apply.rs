@@ -14,8 +14,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use pipetop::delivery::{Delivery, Ingest, Rejection};
 use pipetop::gitee::{Auth, Notification, StatusCode, parse_notification};
-use pipetop::ingest::{Delivery, Ingest, Rejection};
 use pipetop::monitor::{Limits, Monitor};
 use std::hint::black_box;
 use std::sync::Arc;

@@ -13,8 +13,8 @@
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use pipetop::delivery::{Delivery, Ingest};
 use pipetop::gitee::{Auth, Notification, StatusCode, parse_notification};
-use pipetop::ingest::{Delivery, Ingest};
 use pipetop::monitor::{Limits, Monitor, StatusFilter};
 use pipetop::tui::Context;
 use pipetop::tui::keys::Action;

@@ -11,8 +11,8 @@
 
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use pipetop::delivery::{Delivery, Ingest};
 use pipetop::gitee::{Auth, Notification, StatusCode, parse_notification};
-use pipetop::ingest::{Delivery, Ingest};
 use pipetop::monitor::{Limits, Monitor};
 use std::hint::black_box;
 use std::sync::Arc;

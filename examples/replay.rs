@@ -19,11 +19,11 @@ mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Event, Rng};
+use pipetop::delivery::{Delivery, Ingest};
 use pipetop::gitee::{Auth, parse_notification};
 use pipetop::ingest::guard::Fingerprint;
 use pipetop::ingest::journal::{self, Journal};
 use pipetop::ingest::replay::{self, Progress};
-use pipetop::ingest::{Delivery, Ingest};
 use pipetop::monitor::Monitor;
 use std::io::Write as _;
 use std::path::Path;

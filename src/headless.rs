@@ -14,7 +14,7 @@
 //! ([`Inert`]), so `pipetop --headless` printed straight to a terminal cannot move its cursor,
 //! retitle it or reorder what it shows. A JSON reader gets back exactly the strings received.
 
-use crate::ingest::Ingest;
+use crate::delivery::Ingest;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -117,8 +117,8 @@ fn push_line(batch: &mut Vec<u8>, ingest: &Ingest) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::{Delivery, Rejection};
     use crate::gitee::{Auth, parse_notification};
-    use crate::ingest::{Delivery, Rejection};
     use chrono::{TimeZone, Utc};
     use serde_json::Value;
     use std::sync::Arc;

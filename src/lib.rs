@@ -2,6 +2,7 @@
 //! each job notification and hands it, through one channel, to a terminal UI or to JSON lines.
 
 pub mod cli;
+pub mod delivery;
 pub mod demo;
 pub mod gitee;
 pub mod headless;

@@ -1,8 +1,8 @@
 //! What several test modules share: deliveries varied enough to exercise every rule of the
 //! monitor, and a way to compare two monitors by everything the screen can show.
 
+use crate::delivery::Delivery;
 use crate::gitee::Auth;
-use crate::ingest::Delivery;
 use crate::monitor::{Filter, Limits, Monitor};
 use chrono::DateTime;
 

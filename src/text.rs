@@ -9,7 +9,7 @@
 //!
 //! What is left is reduced to characters whose width every terminal agrees on, so that what
 //! pipetop measures is what the terminal draws and no name can push a border or write over
-//! another cell: see [`shown`] for the rule.
+//! another cell: the rule is on `shown`, below.
 
 use std::borrow::Cow;
 use unicode_width::UnicodeWidthChar;

@@ -18,7 +18,7 @@
 
 use super::guard::{Fingerprint, Guard, Verdict};
 use super::journal::{Journal, JournalError, Recent, Unnumbered};
-use super::{Delivery, Headers, Ingest};
+use crate::delivery::{Delivery, Headers, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -26,7 +26,7 @@
 //! chunks back in the same turn, which keeps the entries in file order ([`History::read`]).
 
 use super::guard::{self, Fingerprint, Guard};
-use super::{Delivery, Headers, rfc3339};
+use crate::delivery::{Delivery, Headers, rfc3339};
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, Notification, UpParamsForm};
 use chrono::{DateTime, Utc};

@@ -10,8 +10,8 @@
 //! Progress (bytes read of the total, entries sent, lines skipped with their reasons) is
 //! published on a `watch` channel, for a progress line in the TUI or warnings on stderr.
 
-use super::Ingest;
 use super::journal::{self, Batch, History};
+use crate::delivery::Ingest;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -138,8 +138,8 @@ pub fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::Delivery;
     use crate::gitee::{Auth, Notification};
-    use crate::ingest::Delivery;
     use crate::ingest::journal::Journal;
     use crate::monitor::Monitor;
     use crate::testing::{small_limits, state, varied};

@@ -29,7 +29,7 @@
 use super::connections::{Connections, WriteTimeout};
 use super::guard::Fingerprint;
 use super::handoff::{Accepted, Handoff, HandoffError};
-use super::{Headers, Ingest, Rejection};
+use crate::delivery::{Headers, Ingest, Rejection};
 use crate::gitee::{Auth, ParseError, Parsed, Redactor, Verifier, parse_notification};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};

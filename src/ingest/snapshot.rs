@@ -102,8 +102,8 @@ pub fn resume(path: &Path, history: &mut History, limits: Limits) -> Resumed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::{Delivery, Ingest};
     use crate::ingest::journal::{self, Journal};
-    use crate::ingest::{Delivery, Ingest};
     use crate::testing::{state, varied};
     use chrono::Utc;
     use std::sync::Arc;

@@ -22,8 +22,8 @@ pub use model::{
 };
 pub use snapshot::RestoreError;
 
+use crate::delivery::{Delivery, Ingest, Rejection};
 use crate::gitee::{Job, Status};
-use crate::ingest::{Delivery, Ingest, Rejection};
 use chrono::{DateTime, Utc};
 use filter::Matcher;
 use model::{JobUpdate, Names};

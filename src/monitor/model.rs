@@ -5,9 +5,9 @@
 //! [`Monitor::apply`](super::Monitor::apply); the TUI reads it through the getters.
 
 use super::Limits;
+use crate::delivery::{Delivery, Headers};
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, GlobalParam, Source, Status, UpParamsForm};
-use crate::ingest::{Delivery, Headers};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;

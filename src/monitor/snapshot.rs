@@ -140,7 +140,7 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::{Ingest, Rejection};
+    use crate::delivery::{Ingest, Rejection};
     use crate::testing::{small_limits as limits, state, varied};
     use std::sync::Arc;
 

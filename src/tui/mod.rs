@@ -13,7 +13,7 @@ pub mod theme;
 pub mod view;
 pub mod widgets;
 
-use crate::ingest::Ingest;
+use crate::delivery::Ingest;
 use crate::ingest::replay::Progress;
 use crate::monitor::Monitor;
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -313,7 +313,7 @@ mod tests {
     use crate::testing::{state, varied};
     use std::sync::Arc;
 
-    fn apply(monitor: &mut Monitor, deliveries: &[crate::ingest::Delivery]) {
+    fn apply(monitor: &mut Monitor, deliveries: &[crate::delivery::Delivery]) {
         for delivery in deliveries {
             monitor.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
         }

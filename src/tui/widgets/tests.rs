@@ -2,9 +2,9 @@
 //! reviewed like code: `cargo insta review` after an intended change.
 
 use super::{Clock, draw};
+use crate::delivery::{Delivery, Ingest, Rejection};
 use crate::demo;
 use crate::gitee::{Auth, parse_notification};
-use crate::ingest::{Delivery, Ingest, Rejection};
 use crate::monitor::{Monitor, StatusFilter};
 use crate::tui::Context;
 use crate::tui::keys::Action;
@@ -241,7 +241,7 @@ fn verification_off_is_said_in_the_header() {
 
 #[test]
 fn the_log_says_what_a_test_delivery_or_another_hook_was_and_the_detail_its_headers() {
-    let with = |id, body: &[u8], headers: crate::ingest::Headers| {
+    let with = |id, body: &[u8], headers: crate::delivery::Headers| {
         let Ingest::Accepted(delivery) = delivery(id, base(), body) else {
             unreachable!()
         };
@@ -250,13 +250,13 @@ fn the_log_says_what_a_test_delivery_or_another_hook_was_and_the_detail_its_head
         Ingest::Accepted(Arc::new(delivery))
     };
     // As a journal edited by hand could hold them: the screen cleans them all the same.
-    let hostile = |event: &str, id: &str| crate::ingest::Headers {
+    let hostile = |event: &str, id: &str| crate::delivery::Headers {
         ping: false,
         gitee_event: Some(event.into()),
         request_id: Some(id.into()),
     };
     let mut monitor = Monitor::default();
-    let ping = crate::ingest::Headers {
+    let ping = crate::delivery::Headers {
         ping: true,
         ..hostile("Push Hook", "req-1")
     };

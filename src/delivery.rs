@@ -1,0 +1,247 @@
+//! The feed's message: what the receiver hands on, in the order requests were answered, to
+//! every consumer (the TUI, the headless printer, the saved screen, the journal's history).
+//!
+//! Every request that reaches the webhook path, accepted or not, becomes one [`Ingest`]. On
+//! start, the journal's history comes first, as ordinary [`Ingest::Accepted`] values with the ids
+//! they were stored with: a consumer tells history from live traffic by `id < first live id` if
+//! it cares, and needs no other case. This room knows the wire protocol (`gitee`) and nothing
+//! else of pipetop's, so the state and the screens depend on it without depending on HTTP.
+
+use crate::gitee::{Auth, Notification};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// What the receiver hands on, in the order the requests were answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Ingest {
+    Accepted(Arc<Delivery>),
+    Rejected(Rejection),
+}
+
+/// An accepted notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Increases by one per accepted delivery, from 1.
+    pub id: u64,
+    #[serde(with = "rfc3339")]
+    pub received_at: DateTime<Utc>,
+    /// The sender's clock, from `X-Gitee-Timestamp`, when it sent one that parses. Ordering of
+    /// a job's statuses prefers this over arrival order, since retries can arrive late.
+    #[serde(
+        default,
+        with = "rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sent_at: Option<DateTime<Utc>>,
+    pub auth: Auth,
+    /// The body needed the tolerant parser (a `//` comment or unescaped `upParams`).
+    pub repaired: bool,
+    /// Written as fields of the delivery itself, each only when it was sent.
+    #[serde(flatten)]
+    pub headers: Headers,
+    pub notification: Notification,
+}
+
+/// What the request's other Gitee headers said, as far as it sent them. Kept to be shown and
+/// searched; acceptance never depends on them, since whether pipeline notifications send them
+/// is unknown (PROTOCOL.md). Text is cleaned and bounded when it is read off the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers {
+    /// `X-Gitee-Ping: true`: a test delivery sent from the webhook's settings page, which
+    /// changes no pipeline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ping: bool,
+    /// `X-Gitee-Event`, such as `Push Hook`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitee_event: Option<Box<str>>,
+    /// `X-Request-ID`, to find the delivery in Gitee's own log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Box<str>>,
+}
+
+impl Headers {
+    /// The widest a kept header is, in terminal columns.
+    pub const MAX_WIDTH: usize = 128;
+}
+
+/// A request that was refused, with the status it was answered with and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejection {
+    #[serde(with = "rfc3339")]
+    pub received_at: DateTime<Utc>,
+    pub status: u16,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<SocketAddr>,
+}
+
+/// RFC 3339 with milliseconds, in UTC: `2026-11-27T11:19:01.123Z`.
+pub mod rfc3339 {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    use serde::Serializer;
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        d.deserialize_str(At)
+    }
+
+    /// Reads the text in place, without a copy.
+    struct At;
+
+    impl Visitor<'_> for At {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 date and time")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<DateTime<Utc>, E> {
+            parse(text).map_err(E::custom)
+        }
+    }
+
+    /// What [`serialize`] writes is read directly (a journal holds millions of them); any
+    /// other RFC 3339 text goes through chrono's parser.
+    pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+        match written(text.as_bytes()) {
+            Some(at) => Ok(at),
+            None => DateTime::parse_from_rfc3339(text).map(|at| at.with_timezone(&Utc)),
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, exactly.
+    fn written(text: &[u8]) -> Option<DateTime<Utc>> {
+        let [
+            y0,
+            y1,
+            y2,
+            y3,
+            b'-',
+            m0,
+            m1,
+            b'-',
+            d0,
+            d1,
+            b'T',
+            h0,
+            h1,
+            b':',
+            i0,
+            i1,
+            b':',
+            s0,
+            s1,
+            b'.',
+            f0,
+            f1,
+            f2,
+            b'Z',
+        ] = *text
+        else {
+            return None;
+        };
+        let number = |digits: &[u8]| {
+            digits.iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let year = i32::try_from(number(&[y0, y1, y2, y3])?).ok()?;
+        let date = NaiveDate::from_ymd_opt(year, number(&[m0, m1])?, number(&[d0, d1])?)?;
+        let time = date.and_hms_milli_opt(
+            number(&[h0, h1])?,
+            number(&[i0, i1])?,
+            number(&[s0, s1])?,
+            number(&[f0, f1, f2])?,
+        )?;
+        Some(time.and_utc())
+    }
+
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+        use serde::de::{self, Deserializer, Visitor};
+        use std::fmt;
+
+        pub fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            d.deserialize_option(MaybeAt)
+        }
+
+        struct MaybeAt;
+
+        impl<'de> Visitor<'de> for MaybeAt {
+            type Value = Option<DateTime<Utc>>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 date and time or null")
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                super::deserialize(d).map(Some)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_written_form_reads_as_chrono_reads_it() {
+            for text in [
+                "2026-11-27T11:19:01.123Z",
+                "1970-01-01T00:00:00.000Z",
+                "2024-02-29T23:59:59.999Z",
+            ] {
+                assert_eq!(
+                    parse(text).unwrap(),
+                    DateTime::parse_from_rfc3339(text).unwrap()
+                );
+                let at = parse(text).unwrap();
+                assert_eq!(at.to_rfc3339_opts(SecondsFormat::Millis, true), text);
+            }
+        }
+
+        #[test]
+        fn other_rfc3339_forms_still_read_and_nonsense_does_not() {
+            let at = parse("2026-11-27T19:19:01.5+08:00").unwrap();
+            assert_eq!(at, parse("2026-11-27T11:19:01.500Z").unwrap());
+            assert!(parse("2026-11-27T11:19:01Z").is_ok());
+            for bad in [
+                "2026-02-30T11:19:01.123Z",
+                "2026-11-27T25:19:01.123Z",
+                "2026-11-27T11:19:01.12xZ",
+                "yesterday",
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+    }
+}
