@@ -80,6 +80,13 @@ pub fn previous_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The saved screen beside the journal, `<journal>.snapshot` ([`super::snapshot`]).
+pub fn snapshot_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".snapshot");
+    path.with_file_name(name)
+}
+
 /// A journal opened for appending.
 #[derive(Debug)]
 pub struct Journal {
@@ -233,7 +240,7 @@ impl Journal {
     /// Where the screen is saved for this journal ([`super::snapshot`]); only beside a regular
     /// file, as only a regular file is read back.
     pub fn snapshot_path(&self) -> Option<PathBuf> {
-        self.regular.then(|| super::snapshot::path_for(&self.path))
+        self.regular.then(|| snapshot_path(&self.path))
     }
 
     pub fn max_size(&self) -> u64 {

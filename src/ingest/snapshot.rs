@@ -19,13 +19,6 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-/// `<journal>.snapshot`, beside the journal.
-pub fn path_for(journal: &Path) -> PathBuf {
-    let mut name = journal.file_name().unwrap_or_default().to_owned();
-    name.push(".snapshot");
-    journal.with_file_name(name)
-}
-
 /// Writes `monitor` to `path`, whole or not at all.
 pub fn save(path: &Path, monitor: &Monitor) -> io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
@@ -135,7 +128,7 @@ mod tests {
     fn a_saved_screen_is_restored_and_only_later_deliveries_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.jsonl");
-        let snapshot = path_for(&journal);
+        let snapshot = journal::snapshot_path(&journal);
         assert_eq!(snapshot, dir.path().join("journal.jsonl.snapshot"));
         let mut deliveries = varied(500);
         journal_of(&journal, &mut deliveries);
@@ -164,7 +157,7 @@ mod tests {
     fn a_snapshot_that_cannot_be_used_leaves_the_history_whole_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.jsonl");
-        let snapshot = path_for(&journal);
+        let snapshot = journal::snapshot_path(&journal);
         let mut deliveries = varied(50);
         journal_of(&journal, &mut deliveries);
         let mut elsewhere = Monitor::default();
