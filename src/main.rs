@@ -389,7 +389,7 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let sender = Sender::new(args.url, secret, mode);
     let reply = sender.post(&body)?;
     println!("HTTP {} {}", reply.status, reply.reason);
-    println!("{}", reply.body.trim_end());
+    println!("{}", reply.shown_body());
     if reply.is_success() {
         Ok(ExitCode::SUCCESS)
     } else {
