@@ -6,17 +6,67 @@
 //! Each line is flushed as soon as no other is queued behind it, so a pipe reader sees it while
 //! the pipeline is still running.
 //! Nothing else is written here; human messages go to stderr.
+//!
+//! A line printed to a terminal is inert: besides the C0 controls, quote and backslash that
+//! JSON escapes anyway, every character the screen would remove ([`crate::text::is_removed`]:
+//! DEL and C1 controls, bidirectional controls, U+2028/U+2029, zero-width and other invisible
+//! or format characters) is written as a `\u` escape. A JSON parser reads back the very same
+//! strings.
 
 use crate::ingest::Ingest;
+use serde::Serialize;
+use std::io::Write;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// One line of output, without the newline.
 pub fn line(ingest: &Ingest) -> String {
+    let mut out = Vec::new();
     // `Ingest` holds only strings, numbers and maps with string keys, which always serialize.
-    serde_json::to_string(ingest).unwrap_or_else(|err| {
-        serde_json::json!({ "type": "error", "reason": err.to_string() }).to_string()
-    })
+    match write_json(&mut out, ingest) {
+        Ok(()) => String::from_utf8(out)
+            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+        Err(err) => serde_json::json!({ "type": "error", "reason": err.to_string() }).to_string(),
+    }
+}
+
+fn write_json(out: &mut Vec<u8>, ingest: &Ingest) -> serde_json::Result<()> {
+    ingest.serialize(&mut serde_json::Serializer::with_formatter(out, Inert))
+}
+
+/// serde_json's compact format, with the characters a terminal would act on, or show
+/// otherwise than they are stored, written as `\u` escapes.
+struct Inert;
+
+impl serde_json::ser::Formatter for Inert {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let bytes = fragment.as_bytes();
+        // ASCII but DEL, nearly every fragment, is written as it is after one scan with no
+        // early exit, which runs many bytes a step: a byte from 0x7f up has the high bit set
+        // in itself or in itself plus one, and a byte below in neither.
+        if bytes
+            .iter()
+            .fold(0, |seen, &b| seen | b | b.wrapping_add(1))
+            < 0x80
+        {
+            return writer.write_all(bytes);
+        }
+        let mut start = 0;
+        for (at, c) in fragment.char_indices() {
+            if crate::text::is_removed(c) {
+                writer.write_all(&bytes[start..at])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                start = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&bytes[start..])
+    }
 }
 
 /// Writes every value from `rx` until the channel closes (the server has stopped and every
@@ -55,7 +105,7 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// Appends one line and its newline, serialized in place rather than through a `String`.
 fn push_line(batch: &mut Vec<u8>, ingest: &Ingest) {
     let start = batch.len();
-    if serde_json::to_writer(&mut *batch, ingest).is_err() {
+    if write_json(batch, ingest).is_err() {
         batch.truncate(start);
         batch.extend_from_slice(line(ingest).as_bytes());
     }
@@ -117,5 +167,16 @@ mod tests {
             lines[1],
             r#"{"type":"rejected","received_at":"2026-01-02T03:04:05.000Z","status":401,"reason":"missing X-Gitee-Timestamp header","peer":"127.0.0.1:5555"}"#
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_strings_read_back_the_same(text in "(?s).{0,40}|\\PC{0,40}") {
+            let mut out = Vec::new();
+            text.serialize(&mut serde_json::Serializer::with_formatter(&mut out, Inert)).unwrap();
+            let printed = String::from_utf8(out).unwrap();
+            proptest::prop_assert!(!printed.chars().any(crate::text::is_removed), "{}", printed);
+            proptest::prop_assert_eq!(serde_json::from_str::<String>(&printed).unwrap(), text);
+        }
     }
 }

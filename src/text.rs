@@ -196,11 +196,15 @@ fn is_visible(c: char) -> bool {
     !is_removed(c) && matches!(c.width(), Some(1 | 2))
 }
 
-/// Controls, and the characters whose width or look depends on the terminal (see the module's
-/// first lines).
-fn is_removed(c: char) -> bool {
+/// A character [`clean`] removes: a control, or one whose width or look depends on the
+/// terminal (see the module's first lines). Line breaks and tabs are controls.
+pub fn is_removed(c: char) -> bool {
     if c < '\u{ad}' {
         return c.is_control();
+    }
+    // The two widest gaps of the table (most of CJK, kana and Hangul among them) need no search.
+    if matches!(c, '\u{2070}'..='\u{3163}' | '\u{3165}'..='\u{d7ff}') {
+        return false;
     }
     c.is_control()
         || u32::from(c) & 0xfffe == 0xfffe

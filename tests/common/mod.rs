@@ -120,6 +120,13 @@ impl Server {
         serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
     }
 
+    /// The next line on stdout, as printed.
+    pub fn next_raw_line(&self) -> String {
+        self.stdout
+            .recv_timeout(WAIT)
+            .expect("a line on stdout in time")
+    }
+
     /// No further line arrives within a short while (for requests that must not be reported).
     pub fn assert_quiet(&self) {
         match self.stdout.recv_timeout(Duration::from_millis(300)) {
