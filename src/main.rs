@@ -14,7 +14,7 @@ use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
 use pipetop::ingest::snapshot;
 use pipetop::monitor::{Limits, Monitor};
 use pipetop::send::{self, JobFields, Sender, TokenMode, notification_body};
-use pipetop::text::{clean_lines, clean_long};
+use pipetop::text::clean_long;
 use pipetop::tui::{self, theme::Theme};
 use pipetop::{headless, io_reason};
 use std::io::{IsTerminal as _, Read as _};
@@ -391,7 +391,7 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let reply = sender.post(&body)?;
     // The answer comes from whatever listens at the URL: cleaned like all network text.
     println!("HTTP {} {}", reply.status, reply.reason);
-    println!("{}", clean_lines(reply.body.trim_end()));
+    println!("{}", reply.shown_body());
     if reply.is_success() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -110,12 +110,25 @@ pub fn gitee_headers(
 pub struct Reply {
     pub status: u16,
     pub reason: String,
+    /// As the server sent it: [`Reply::shown_body`] is what may reach a terminal.
     pub body: String,
 }
 
 impl Reply {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// The body cleaned line by line (see [`crate::text::clean`]): whatever answered the URL
+    /// may be anyone, and an answer holding escape sequences would otherwise retitle the
+    /// window, write the clipboard or clear the screen of whoever ran `pipetop send`.
+    pub fn shown_body(&self) -> String {
+        self.body
+            .trim_end()
+            .lines()
+            .map(crate::text::clean_long)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -226,7 +239,7 @@ impl Sender {
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
                 "not a usable http:// or https:// URL".to_owned()
             }
-            // Other errors can quote what the server sent (a malformed status line, a header).
+            // Some of ureq's reasons quote what the server sent (a malformed header).
             other => crate::text::clean_long(&other.to_string()).into_owned(),
         };
         SendError {

@@ -1061,3 +1061,46 @@ fn a_genuine_delivery_gets_through_400_idle_and_trickling_connections() {
     drop(_stop);
     attack.join().unwrap();
 }
+
+#[test]
+fn headless_lines_escape_what_a_terminal_would_act_on_and_keep_the_data() {
+    let server = Server::start(&["--secret", SECRET]);
+    let url = server.url("/webhook");
+    // Written raw into the body, as JSON allows for all but C0 controls.
+    let name = "deploy\u{85}\u{9b}2J\u{9d}0;title\u{9c}\u{7f}\u{202e}gnp.exe\u{202c}\u{2066}x\u{2069}\
+                \u{200f}\u{61c}\u{2028}\u{2029}\u{200b}\u{200d}\u{ad}\u{feff}\u{fe0f}\u{e0041}构建";
+    let key = "key\u{202e}\u{85}";
+    let body = serde_json::json!({
+        "job": {"pipelineId": 9, "pipelineName": name, "statusCode": "RUNNING"},
+        "globalParams": [{"key": key, "value": name}],
+        key: name,
+    })
+    .to_string();
+    assert!(
+        body.contains('\u{9b}') && body.contains('\u{202e}'),
+        "{body}"
+    );
+    assert_eq!(
+        post_signed(&url, SECRET, &now_ms(0), body.as_bytes()).status,
+        200
+    );
+
+    let line = server.next_raw_line();
+    let raw: Vec<char> = line
+        .chars()
+        .filter(|&c| c.is_control() || pipetop::text::is_removed(c))
+        .collect();
+    assert!(raw.is_empty(), "raw {raw:?} in {line}");
+    assert!(
+        line.contains(r"deploy\u0085\u009b2J\u009d0;title\u009c\u007f\u202egnp.exe"),
+        "{line}"
+    );
+    assert!(line.contains(r"\udb40\udc41构建"), "{line}");
+
+    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let notification = &parsed["notification"];
+    assert_eq!(notification["job"]["pipelineName"], name);
+    assert_eq!(notification["globalParams"][0]["key"], key);
+    assert_eq!(notification["globalParams"][0]["value"], name);
+    assert_eq!(notification[key], name);
+}

@@ -181,3 +181,86 @@ fn a_hostile_answer_is_printed_without_its_escapes() {
     );
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+/// Listens on a free port and gives `answer` to the first request, after reading it whole.
+fn answering_once(answer: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        reader.read_exact(&mut vec![0; length]).unwrap();
+        reader.get_mut().write_all(&answer).unwrap();
+    });
+    (url, server)
+}
+
+#[test]
+fn an_answer_that_would_drive_the_terminal_is_printed_inert() {
+    let body = "\u{1b}]0;owned title\u{7}{\"ok\":false,\u{1b}]52;c;cm0gLXJmIH4=\u{7}\"error\":\
+                \"no\u{1b}[2J\u{1b}[H\u{9b}31m\u{202e}pe\u{200b}\u{85}\"}\r\nsecond\u{7f} line\r\n";
+    let answer = format!(
+        "HTTP/1.1 418 I'm a teapot\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (url, server) = answering_once(answer.into_bytes());
+    let mut command = pipetop();
+    command.args(["send", "--url", &url]);
+    let output = run(command);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8(output.stdout).unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    for text in [&out, &err] {
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && (c.is_control() || matches!(c, '\u{200b}' | '\u{202e}'))),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        out,
+        "HTTP 418 I'm a teapot\n{\"ok\":false,\"error\":\"nope\"}\nsecond line\n"
+    );
+    assert_eq!(
+        err,
+        format!("pipetop: {url} answered HTTP 418; the notification was not accepted\n")
+    );
+}
+
+#[test]
+fn a_reason_that_quotes_the_server_is_printed_inert() {
+    // A redirect to a location with bytes above ASCII, which spell C1 controls in UTF-8: ureq
+    // refuses it and quotes the location in its reason.
+    let mut answer = b"HTTP/1.1 302 Found\r\nLocation: /\xc2\x9b2J\xc2\x9d0;owned\xc2\x9c".to_vec();
+    answer.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let (url, server) = answering_once(answer);
+    let mut command = pipetop();
+    command.args(["send", "--url", &url]);
+    let output = run(command);
+    server.join().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(!err.chars().any(|c| c != '\n' && c.is_control()), "{err:?}");
+    assert_eq!(
+        err,
+        format!("pipetop: cannot post to {url}: protocol: location header is malformed: /\n")
+    );
+}

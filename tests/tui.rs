@@ -74,6 +74,29 @@ impl Screen {
         self.parser.lock().unwrap().screen().contents()
     }
 
+    /// Every cell's text, row by row, with digits read as `0` so that ages and clock times do
+    /// not tell two runs apart. A blank cell reads as a space, a wide character's second cell
+    /// as nothing, so a row's cells joined are the row as seen.
+    fn cells(&self) -> Vec<Vec<String>> {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        (0..ROWS)
+            .map(|row| {
+                (0..COLS)
+                    .map(|col| match screen.cell(row, col) {
+                        Some(cell) if cell.is_wide_continuation() => String::new(),
+                        Some(cell) if cell.has_contents() => cell
+                            .contents()
+                            .chars()
+                            .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                            .collect(),
+                        _ => " ".to_owned(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn wait_for(&self, needle: &str) -> String {
         self.wait_until(needle, |s| s.contains(needle))
     }
@@ -181,6 +204,11 @@ fn post_forged(url: &str) -> u16 {
 }
 
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {
+    let id = pipeline.len() as u64 * 1000 + job.len() as u64;
+    post_job(url, id, pipeline, "Build", job, status);
+}
+
+fn post_job(url: &str, id: u64, pipeline: &str, stage: &str, job: &str, status: &str) {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -188,9 +216,9 @@ fn post(url: &str, pipeline: &str, job: &str, status: &str) {
         .to_string();
     let body = serde_json::json!({
         "job": {
-            "pipelineId": pipeline.len() as u64 * 1000 + job.len() as u64,
+            "pipelineId": id,
             "pipelineName": pipeline,
-            "stageName": "Build",
+            "stageName": stage,
             "jobName": job,
             "buildNumber": 7,
             "statusCode": status,
@@ -538,5 +566,94 @@ fn hostile_names_are_drawn_in_characters_of_one_agreed_width_and_move_no_border(
         "line para sep-",
     ] {
         assert_eq!(glyph_column(shown_as), plain, "{shown_as}:\n{text}");
+    }
+}
+
+/// Names built from every character a terminal and pipetop could measure differently, and what
+/// is left of each once cleaned. vt100 moves the cursor by each code point's width, as xterm,
+/// VTE and tmux do: on it the screen with the first must be the screen with the second, cell for
+/// cell, and have its borders where plain ASCII names leave them.
+const HOSTILE: [(&str, &str); 3] = [
+    (
+        // Zero-width-joiner sequences, emoji and keycap presentation selectors, a soft hyphen,
+        // a line separator, Hangul fillers, a halfwidth voiced sound mark, a three-column sign.
+        "evil\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}\u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}\
+         \u{1f468}\u{200d}\u{1f469}\u{200d}\u{1f467}\u{2764}\u{fe0f}1\u{fe0f}\u{20e3}ad\u{ad}min\
+         \u{2028}x\u{115f}\u{1160}\u{3164}\u{ffa0}y\u{ff76}\u{ff9e}\u{17d8}z",
+        "evil\u{1f468}\u{1f469}\u{1f467}\u{1f468}\u{1f469}\u{1f467}\u{1f468}\u{1f469}\u{1f467}\
+         \u{2764}1\u{20e3}admin xy\u{ff76}z",
+    ),
+    (
+        // A mark on nothing, a tag sequence, an ideographic variation selector, a flag, and
+        // zero-width spaces, joiners and a byte order mark.
+        "\u{301}stage\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}\u{845b}\
+         \u{e0100}\u{1f1e8}\u{1f1f3}\u{200b}\u{2060}\u{feff}!",
+        "stage\u{1f3f4}\u{845b}!",
+    ),
+    (
+        // Emoji modifiers, a paragraph separator, a decomposed accent (kept), a pile of marks
+        // on one letter, a text presentation selector.
+        "job\u{1f44d}\u{1f3fd}\u{1f44d}\u{1f3ff}\u{2029}e\u{301}a\u{301}\u{302}\u{303}\u{304}\
+         \u{305}\u{2764}\u{fe0e}",
+        "job\u{1f44d}\u{1f44d} e\u{301}a\u{2764}",
+    ),
+];
+
+/// Three pipelines, the middle one named by `names`, with its job selected.
+fn screen_with_names(names: [&str; 3]) -> Vec<Vec<String>> {
+    let [pipeline, stage, job] = names;
+    let mut screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    post_job(&url, 1, "gamma-service", "Build", "compile", "SUCC");
+    post_job(&url, 2, pipeline, stage, job, "FAIL");
+    post_job(&url, 3, "alpha-service", "Build", "compile", "RUNNING");
+    screen.wait_until("three deliveries", |s| accepted(s) == 3);
+    screen.keys("j");
+    screen.wait_until("the middle pipeline's job selected", |s| s.contains("FAIL"));
+    // Let the selection's frame and the first ages tick reach the screen.
+    std::thread::sleep(Duration::from_millis(1500));
+    let cells = screen.cells();
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+    cells
+}
+
+fn borders(row: &[String]) -> Vec<usize> {
+    row.iter()
+        .enumerate()
+        .filter(|(_, cell)| matches!(cell.as_str(), "│" | "╭" | "╮" | "╰" | "╯"))
+        .map(|(col, _)| col)
+        .collect()
+}
+
+#[test]
+fn hostile_names_leave_every_border_and_every_other_cell_where_it_was() {
+    let hostile = screen_with_names(HOSTILE.map(|(raw, _)| raw));
+    let plain = screen_with_names(HOSTILE.map(|(_, cleaned)| cleaned));
+    let ascii = screen_with_names(["evil-pipeline", "stage", "job"]);
+    let show = |screen: &[Vec<String>]| {
+        screen
+            .iter()
+            .map(|row| row.concat())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (line, (h, a)) in hostile.iter().zip(&ascii).enumerate() {
+        assert_eq!(
+            borders(h),
+            borders(a),
+            "line {line} has its borders elsewhere; hostile:\n{}\nASCII names:\n{}",
+            show(&hostile),
+            show(&ascii)
+        );
+    }
+    for (line, (h, p)) in hostile.iter().zip(&plain).enumerate() {
+        assert_eq!(
+            h,
+            p,
+            "line {line} differs; hostile:\n{}\nplain:\n{}",
+            show(&hostile),
+            show(&plain)
+        );
     }
 }

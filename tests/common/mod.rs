@@ -113,15 +113,18 @@ impl Server {
 
     /// The next JSON line on stdout.
     pub fn next_line(&self) -> Value {
-        let line = self.next_raw_line();
+        let line = self
+            .stdout
+            .recv_timeout(WAIT)
+            .expect("a JSON line on stdout in time");
         serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
     }
 
-    /// The next line on stdout, as written.
+    /// The next line on stdout, as printed.
     pub fn next_raw_line(&self) -> String {
         self.stdout
             .recv_timeout(WAIT)
-            .expect("a JSON line on stdout in time")
+            .expect("a line on stdout in time")
     }
 
     /// No further line arrives within a short while (for requests that must not be reported).
