@@ -19,12 +19,13 @@ mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{Event, Rng};
+use pipetop::delivery::{CHANNEL_CAPACITY, Progress};
 use pipetop::delivery::{Delivery, Ingest};
 use pipetop::gitee::{Auth, parse_notification};
-use pipetop::ingest::guard::Fingerprint;
-use pipetop::ingest::journal::{self, Journal};
-use pipetop::ingest::replay::{self, Progress};
 use pipetop::monitor::Monitor;
+use pipetop::store::guard::Fingerprint;
+use pipetop::store::journal::{self, Journal};
+use pipetop::store::replay;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -154,8 +155,8 @@ fn load(path: &Path) -> Result<(), String> {
     let started = Instant::now();
     let history = open(path)?;
     let opened = started.elapsed();
-    let (live_tx, live_rx) = mpsc::channel(pipetop::ingest::server::CHANNEL_CAPACITY);
-    let (tx, mut rx) = mpsc::channel(pipetop::ingest::server::CHANNEL_CAPACITY);
+    let (live_tx, live_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (tx, mut rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
     // No live traffic: once the history is sent, the feed closes the channel.
     drop(live_tx);

@@ -21,6 +21,32 @@ pub enum Ingest {
     Rejected(Rejection),
 }
 
+/// Enough room that a burst of notifications never waits on a busy consumer; when it is full,
+/// requests wait (they are never dropped).
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// How far loading the history has come.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub total_bytes: u64,
+    pub bytes_read: u64,
+    /// Entries sent on.
+    pub entries: u64,
+    /// Lines that could not be read back, one sentence each (file and line number); the
+    /// first [`MAX_REASONS`] only, so a journal full of garbage costs no memory.
+    pub skipped: Vec<String>,
+    /// How many lines could not be read back, all told.
+    pub skipped_total: u64,
+    /// Every entry was sent on; live deliveries follow.
+    pub done: bool,
+    /// What became of the saved screen, in one sentence, when there was one: restored, so the
+    /// entries are only those journaled after it, or why it was not used.
+    pub note: Option<String>,
+}
+
+/// How many reasons for skipped lines are kept.
+pub const MAX_REASONS: usize = 100;
+
 /// An accepted notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {

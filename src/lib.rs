@@ -7,9 +7,10 @@ pub mod demo;
 pub mod gitee;
 pub mod headless;
 pub mod heap;
-pub mod ingest;
 pub mod monitor;
+pub mod receiver;
 pub mod send;
+pub mod store;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;

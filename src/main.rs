@@ -4,16 +4,17 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
+use pipetop::delivery::{CHANNEL_CAPACITY, Progress};
 use pipetop::gitee::Verifier;
 use pipetop::gitee::signature::compact_duration;
-use pipetop::ingest::guard::Guard;
-use pipetop::ingest::handoff::{Handoff, Setup};
-use pipetop::ingest::journal::{self, Journal};
-use pipetop::ingest::replay::{self, Progress};
-use pipetop::ingest::server::{self, CHANNEL_CAPACITY, ServerConfig};
-use pipetop::ingest::snapshot;
 use pipetop::monitor::{Limits, Monitor};
+use pipetop::receiver::{self, ServerConfig};
 use pipetop::send::{self, JobFields, Sender, TokenMode, notification_body};
+use pipetop::store::guard::Guard;
+use pipetop::store::handoff::{Handoff, Setup};
+use pipetop::store::journal::{self, Journal};
+use pipetop::store::replay;
+use pipetop::store::screen;
 use pipetop::text::clean_long;
 use pipetop::tui::{self, theme::Theme};
 use pipetop::{headless, io_reason};
@@ -96,7 +97,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections as usize,
     };
     // Bind before anything else, so a port in use is one sentence and nothing half-started.
-    let bound = server::bind(config)?;
+    let bound = receiver::bind(config)?;
 
     // Open the journal before saying we listen: an unusable one is one sentence and exit 1.
     // It brings back every fingerprint the guard still needs, to hold across a restart.
@@ -198,8 +199,8 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             starting = Some(tokio::task::spawn_blocking(move || {
                 let mut history = history;
                 let resumed = match &snapshot_path {
-                    Some(path) => snapshot::resume(path, &mut history, Limits::default()),
-                    None => snapshot::Resumed {
+                    Some(path) => screen::resume(path, &mut history, Limits::default()),
+                    None => screen::Resumed {
                         monitor: Monitor::default(),
                         note: None,
                     },
@@ -306,7 +307,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
 /// Saves the screen for the next start; a failure costs only that start's time, so it is said
 /// and not fatal.
 fn save_screen(path: &std::path::Path, monitor: &Monitor) {
-    if let Err(err) = snapshot::save(path, monitor) {
+    if let Err(err) = screen::save(path, monitor) {
         eprintln!(
             "pipetop: cannot save the screen to {} ({}); the next start reads the whole journal",
             clean_long(&path.display().to_string()),

@@ -14,7 +14,7 @@ pub mod view;
 pub mod widgets;
 
 use crate::delivery::Ingest;
-use crate::ingest::replay::Progress;
+use crate::delivery::Progress;
 use crate::monitor::Monitor;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use frame_log::FrameLog;
@@ -47,7 +47,7 @@ pub struct Context {
 pub struct Options {
     /// Ring the terminal bell when a job fails.
     pub bell: bool,
-    /// Where the screen is saved now and then while it changes ([`crate::ingest::snapshot`]),
+    /// Where the screen is saved now and then while it changes ([`crate::store::screen`]),
     /// so a start after a crash reads only what the journal got since; the caller saves it
     /// once more after [`run`] returns.
     pub snapshot: Option<PathBuf>,
@@ -218,7 +218,7 @@ impl Saving {
         let (path, copy) = (path.to_owned(), monitor.clone());
         // A failure is said when the screen is saved on exit, which meets it again.
         self.running = Some(tokio::task::spawn_blocking(move || {
-            let _ = crate::ingest::snapshot::save(&path, &copy);
+            let _ = crate::store::screen::save(&path, &copy);
         }));
     }
 

@@ -6,7 +6,7 @@
 //! and return an [`Effect`] for the loop to carry out; nothing here touches the terminal.
 
 use super::keys::{self, Action};
-use crate::ingest::replay::Progress;
+use crate::delivery::Progress;
 use crate::monitor::{Filter, JobState, Monitor, Pipeline, PipelineKey, Run, Stage, StatusFilter};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::sync::Arc;

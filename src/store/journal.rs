@@ -80,7 +80,7 @@ pub fn previous_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The saved screen beside the journal, `<journal>.snapshot` ([`super::snapshot`]).
+/// The saved screen beside the journal, `<journal>.snapshot` ([`super::screen`]).
 pub fn snapshot_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(".snapshot");
@@ -237,7 +237,7 @@ impl Journal {
         &self.path
     }
 
-    /// Where the screen is saved for this journal ([`super::snapshot`]); only beside a regular
+    /// Where the screen is saved for this journal ([`super::screen`]); only beside a regular
     /// file, as only a regular file is read back.
     pub fn snapshot_path(&self) -> Option<PathBuf> {
         self.regular.then(|| snapshot_path(&self.path))

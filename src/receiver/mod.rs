@@ -23,14 +23,15 @@
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
 //! connections), a write timeout for clients that stop reading, a bound on concurrent
 //! connections at which the ones between requests make room for new ones (see
-//! [`connections`](super::connections)), and a graceful stop that finishes the requests in
+//! [`connections`]), and a graceful stop that finishes the requests in
 //! flight and closes the rest at once.
 
-use super::connections::{Connections, WriteTimeout};
-use super::guard::Fingerprint;
-use super::handoff::{Accepted, Handoff, HandoffError};
+mod connections;
+
 use crate::delivery::{Headers, Ingest, Rejection};
 use crate::gitee::{Auth, ParseError, Parsed, Redactor, Verifier, parse_notification};
+use crate::store::guard::Fingerprint;
+use crate::store::handoff::{Accepted, Handoff, HandoffError};
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
@@ -38,6 +39,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SubsecRound as _, Utc};
+use connections::{Connections, WriteTimeout};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use std::borrow::Cow;
@@ -50,11 +52,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Semaphore, watch};
 use tower_service::Service as _;
 
-pub use super::handoff::{Draft, Setup};
-
-/// Enough room that a burst of notifications never waits on a busy consumer; when it is full,
-/// requests wait (they are never dropped).
-pub const CHANNEL_CAPACITY: usize = 4096;
+pub use crate::store::handoff::{Draft, Setup};
 
 /// Bodies up to this size are parsed on the request's task: the slowest shape parses at some
 /// 40 ms a MiB, so about 2.5 ms at this size (BENCHMARKS.md, "Hostile bodies"). Larger ones go

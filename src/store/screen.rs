@@ -96,7 +96,7 @@ pub fn resume(path: &Path, history: &mut History, limits: Limits) -> Resumed {
 mod tests {
     use super::*;
     use crate::delivery::{Delivery, Ingest};
-    use crate::ingest::journal::{self, Journal};
+    use crate::store::journal::{self, Journal};
     use crate::testing::{state, varied};
     use chrono::Utc;
     use std::sync::Arc;

@@ -11,32 +11,10 @@
 //! published on a `watch` channel, for a progress line in the TUI or warnings on stderr.
 
 use super::journal::{self, Batch, History};
-use crate::delivery::Ingest;
+use crate::delivery::{CHANNEL_CAPACITY, Ingest, MAX_REASONS, Progress};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-
-/// How far loading the history has come.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub total_bytes: u64,
-    pub bytes_read: u64,
-    /// Entries sent on.
-    pub entries: u64,
-    /// Lines that could not be read back, one sentence each (file and line number); the
-    /// first [`MAX_REASONS`] only, so a journal full of garbage costs no memory.
-    pub skipped: Vec<String>,
-    /// How many lines could not be read back, all told.
-    pub skipped_total: u64,
-    /// Every entry was sent on; live deliveries follow.
-    pub done: bool,
-    /// What became of the saved screen, in one sentence, when there was one: restored, so the
-    /// entries are only those journaled after it, or why it was not used.
-    pub note: Option<String>,
-}
-
-/// How many reasons for skipped lines are kept.
-pub const MAX_REASONS: usize = 100;
 
 /// How many sent deliveries the thread keeps a reference to. Most deliveries are dropped by the
 /// consumer as soon as it has applied them, and freeing memory on another thread than the one
@@ -44,10 +22,10 @@ pub const MAX_REASONS: usize = 100;
 /// doubled the time to load it. Holding each batch until twice the channel's capacity has been
 /// sent after it makes the consumer almost always done with it by then, so it is handed back to
 /// be freed by the thread that parsed it.
-const KEPT: u64 = 2 * crate::ingest::server::CHANNEL_CAPACITY as u64;
+const KEPT: u64 = 2 * CHANNEL_CAPACITY as u64;
 
 /// How much room on the channel the thread waits for before it sends on.
-const ROOM: usize = crate::ingest::server::CHANNEL_CAPACITY / 4;
+const ROOM: usize = CHANNEL_CAPACITY / 4;
 
 /// How often progress is published, in entries: often enough for a smooth progress bar,
 /// rarely enough to cost nothing.
@@ -140,8 +118,8 @@ mod tests {
     use super::*;
     use crate::delivery::Delivery;
     use crate::gitee::{Auth, Notification};
-    use crate::ingest::journal::Journal;
     use crate::monitor::Monitor;
+    use crate::store::journal::Journal;
     use crate::testing::{small_limits, state, varied};
     use chrono::Utc;
 
@@ -180,7 +158,7 @@ mod tests {
         let history = Journal::open(&path, u64::MAX, Utc::now()).unwrap().history;
         let (live_tx, live_rx) = mpsc::channel(8);
         drop(live_tx);
-        let (out_tx, mut out_rx) = mpsc::channel(crate::ingest::server::CHANNEL_CAPACITY);
+        let (out_tx, mut out_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (progress_tx, _progress_rx) = watch::channel(Progress::default());
         let thread = feed(history, live_rx, out_tx, progress_tx).unwrap();
         let mut replayed = Monitor::new(limits);

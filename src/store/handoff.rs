@@ -473,7 +473,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::journal;
+    use crate::store::journal;
 
     fn draft() -> Draft {
         Draft {
