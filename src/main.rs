@@ -1,7 +1,6 @@
 //! The `pipetop` binary: parse the command line, pick the command, turn outcomes into exit
 //! codes (0 ok, 1 runtime error, 2 usage error from clap). The work lives in the library.
 
-use anyhow::Context as _;
 use clap::Parser as _;
 use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
 use pipetop::delivery::{CHANNEL_CAPACITY, Progress};
@@ -37,7 +36,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("pipetop: {err:#}");
+            // Every error is one sentence that already says why; its sources are for debugging.
+            eprintln!("pipetop: {err}");
             ExitCode::FAILURE
         }
     }
@@ -168,15 +168,16 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         std::thread::spawn(move || send::feed_demo(&sender, &stop));
     }
 
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {}", io_reason(&err)))?;
     let result = runtime.block_on(async move {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         // The screen is saved beside the journal when the TUI closes, and read back next time.
-        let snapshot_path = opened
+        let screen_path = opened
             .as_ref()
-            .and_then(|opened| opened.journal.snapshot_path())
+            .and_then(|opened| opened.journal.screen_path())
             .filter(|_| interactive);
-        options.snapshot.clone_from(&snapshot_path);
+        options.snapshot.clone_from(&screen_path);
         let (journal, history, first_id, recent) = match opened {
             Some(opened) => (
                 Some(opened.journal),
@@ -193,12 +194,12 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         let out = if (interactive || args.replay) && !history.is_empty() {
             let (live_tx, live_rx) = mpsc::channel(CHANNEL_CAPACITY);
             let (progress_tx, progress_rx) = watch::channel(Progress::default());
-            // The snapshot is read, and the journal found where it left off, while the receiver
+            // The saved screen is read, and the journal found where it left off, while the receiver
             // already answers; live deliveries wait on the channel meanwhile.
-            let snapshot_path = snapshot_path.clone();
+            let screen_path = screen_path.clone();
             starting = Some(tokio::task::spawn_blocking(move || {
                 let mut history = history;
-                let resumed = match &snapshot_path {
+                let resumed = match &screen_path {
                     Some(path) => screen::resume(path, &mut history, Limits::default()),
                     None => screen::Resumed {
                         monitor: Monitor::default(),
@@ -223,7 +224,10 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             first_id,
             window,
             recent,
-        });
+        })
+        .map_err(|err| {
+            anyhow::anyhow!("cannot start the journal writer: {}", io_reason(&err))
+        })?;
 
         let stop = Arc::new(Notify::new());
         let printer = tokio::spawn({
@@ -249,7 +253,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 stop.notify_one();
                 // Saved while the receiver finishes its last requests, so a slow client cannot
                 // hold it up; what arrives meanwhile is journaled, and read after it next time.
-                match (result, snapshot_path) {
+                match (result, screen_path) {
                     (Ok(Some(monitor)), Some(path)) => {
                         tokio::task::spawn_blocking(move || save_screen(&path, &monitor))
                             .await
@@ -278,7 +282,8 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         tokio::select! {
-            served = &mut serving => served.context("the listener failed")?,
+            served = &mut serving => served
+                .map_err(|err| anyhow::anyhow!("the listener failed: {}", io_reason(&err)))?,
             () = grace => eprintln!(
                 "pipetop: gave up on requests still open after {}s",
                 SHUTDOWN_GRACE.as_secs()
@@ -367,9 +372,9 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     let body = match &args.file {
         Some(path) if path.as_os_str() == "-" => {
             let mut body = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut body)
-                .context("cannot read the payload from stdin")?;
+            std::io::stdin().read_to_end(&mut body).map_err(|err| {
+                anyhow::anyhow!("cannot read the payload from stdin: {}", io_reason(&err))
+            })?;
             body
         }
         Some(path) => std::fs::read(path).map_err(|err| {

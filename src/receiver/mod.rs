@@ -478,7 +478,9 @@ async fn webhook(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Err(err @ HandoffError::SignatureReused) => {
             reject(StatusCode::UNAUTHORIZED, err.to_string()).await
         }
-        Err(HandoffError::Store(reason)) => reject(StatusCode::SERVICE_UNAVAILABLE, reason).await,
+        Err(err @ (HandoffError::NoIdLeft | HandoffError::Write(_) | HandoffError::Encode(_))) => {
+            reject(StatusCode::SERVICE_UNAVAILABLE, err.to_string()).await
+        }
     }
 }
 

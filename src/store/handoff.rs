@@ -17,7 +17,7 @@
 //! order.
 
 use super::guard::{Fingerprint, Guard, Verdict};
-use super::journal::{Journal, JournalError, Recent, Unnumbered};
+use super::journal::{Journal, Recent, Unnumbered};
 use crate::delivery::{Delivery, Headers, Ingest};
 use crate::gitee::{Auth, Notification};
 use chrono::{DateTime, Utc};
@@ -66,20 +66,26 @@ pub struct Accepted {
 }
 
 /// Why a delivery was not handed on; each message is one sentence for the sender.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HandoffError {
     #[error("pipetop is shutting down and cannot take deliveries")]
     Closed,
     /// The same signature came before with another body.
     #[error("signature already used")]
     SignatureReused,
-    #[error("{0}")]
-    Store(String),
+    /// Ids never wrap: once `u64::MAX` is given out, nothing more is stored.
+    #[error(
+        "cannot store the delivery: every delivery id up to {} is used",
+        u64::MAX
+    )]
+    NoIdLeft,
+    /// The journal could not be written; said to the sender with the 503, so it names no
+    /// local path. Shared, as one failed write answers every delivery of its batch.
+    #[error("cannot store the delivery: {}", crate::io_reason(.0))]
+    Write(#[source] Arc<std::io::Error>),
+    #[error("cannot store the delivery: {0}")]
+    Encode(#[source] Arc<serde_json::Error>),
 }
-
-/// Ids never wrap: once `u64::MAX` is given out, nothing more is stored.
-const NO_ID_LEFT: &str =
-    "cannot store the delivery: every delivery id up to 18446744073709551615 is used";
 
 /// How the writer is set up.
 pub struct Setup {
@@ -152,18 +158,32 @@ struct Job {
 impl Handoff {
     /// Without a journal, from id `first_id`, for tests and `--no-journal`.
     pub fn new(out: mpsc::Sender<Ingest>, first_id: u64) -> Handoff {
-        Handoff::start(Setup {
-            out,
-            journal: None,
-            first_id,
-            window: Duration::from_secs(300),
-            recent: Vec::new(),
-        })
-        .0
+        let guard = Guard::new(Duration::from_secs(300));
+        Handoff::direct(out, first_id, guard, Arc::new(Counts::default()))
     }
 
-    /// Starts the writer thread when there is a journal.
-    pub fn start(setup: Setup) -> (Handoff, Stopped) {
+    fn direct(
+        out: mpsc::Sender<Ingest>,
+        first_id: u64,
+        guard: Guard,
+        counts: Arc<Counts>,
+    ) -> Handoff {
+        counts
+            .last_id
+            .store(first_id.saturating_sub(1), Ordering::Relaxed);
+        let numbering = Numbering {
+            next_id: Some(first_id),
+            guard,
+        };
+        Handoff {
+            route: Route::Direct(Mutex::new(numbering)),
+            out,
+            counts,
+        }
+    }
+
+    /// Starts the writer thread when there is a journal; fails only if the thread cannot start.
+    pub fn start(setup: Setup) -> std::io::Result<(Handoff, Stopped)> {
         let counts = Arc::new(Counts::default());
         counts
             .last_id
@@ -173,16 +193,8 @@ impl Handoff {
             guard.record(recent.fingerprint, recent.id, recent.received_at);
         }
         let Some(journal) = setup.journal else {
-            let numbering = Numbering {
-                next_id: Some(setup.first_id),
-                guard,
-            };
-            let handoff = Handoff {
-                route: Route::Direct(Mutex::new(numbering)),
-                out: setup.out,
-                counts,
-            };
-            return (handoff, Stopped(None));
+            let handoff = Handoff::direct(setup.out, setup.first_id, guard, counts);
+            return Ok((handoff, Stopped(None)));
         };
         let (jobs, queue) = std_mpsc::channel();
         let guard = Arc::new(Mutex::new(guard));
@@ -195,14 +207,13 @@ impl Handoff {
         };
         let thread = std::thread::Builder::new()
             .name("pipetop-journal".into())
-            .spawn(move || writer.run(queue))
-            .unwrap_or_else(|err| panic!("cannot start the journal writer thread: {err}"));
+            .spawn(move || writer.run(queue))?;
         let handoff = Handoff {
             route: Route::Journal { jobs, guard },
             out: setup.out,
             counts,
         };
-        (handoff, Stopped(Some(thread)))
+        Ok((handoff, Stopped(Some(thread))))
     }
 
     /// Refuses a request whose signature was already used with another body, before anything
@@ -251,7 +262,7 @@ impl Handoff {
             &draft.notification,
             fingerprint.as_ref(),
         )
-        .map_err(|err| HandoffError::Store(format!("cannot store the delivery: {err}")))?;
+        .map_err(|err| HandoffError::Encode(Arc::new(err)))?;
         let (reply, answer) = oneshot::channel();
         jobs.send(Job {
             draft,
@@ -291,7 +302,7 @@ impl Handoff {
             Verdict::Replayed => Err(HandoffError::SignatureReused),
             Verdict::New => {
                 let Some(id) = numbering.next_id else {
-                    return Err(HandoffError::Store(NO_ID_LEFT.into()));
+                    return Err(HandoffError::NoIdLeft);
                 };
                 delivery.id = id;
                 numbering.next_id = id.checked_add(1);
@@ -389,7 +400,7 @@ impl Writer {
                 Verdict::Duplicate(id) => Outcome::Duplicate(id),
                 Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
                 Verdict::New => match next_id {
-                    None => Outcome::Refused(HandoffError::Store(NO_ID_LEFT.into())),
+                    None => Outcome::Refused(HandoffError::NoIdLeft),
                     Some(id) => {
                         let delivery = job.draft.numbered(id);
                         job.line.write_numbered(id, &mut lines);
@@ -407,10 +418,7 @@ impl Writer {
             self.journal.append(&lines)
         };
         if let Err(err) = written {
-            let reason = match err {
-                JournalError::Write(_) => err.to_string(),
-                other => format!("cannot store the delivery: {other}"),
-            };
+            let err = HandoffError::Write(Arc::new(err));
             let mut guard = self.guard.lock().unwrap_or_else(PoisonError::into_inner);
             for fingerprint in &recorded {
                 guard.forget(fingerprint, now);
@@ -419,11 +427,9 @@ impl Writer {
             let first_of_batch = self.next_id.unwrap_or(u64::MAX);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let answer = match outcome {
-                    Outcome::Stored(_) => Err(HandoffError::Store(reason.clone())),
+                    Outcome::Stored(_) => Err(err.clone()),
                     // A redelivery of something in this very batch shares its fate.
-                    Outcome::Duplicate(id) if id >= first_of_batch => {
-                        Err(HandoffError::Store(reason.clone()))
-                    }
+                    Outcome::Duplicate(id) if id >= first_of_batch => Err(err.clone()),
                     Outcome::Duplicate(id) => Ok(Accepted {
                         id,
                         duplicate: true,
@@ -493,11 +499,16 @@ mod tests {
         }
     }
 
-    fn ok(id: u64) -> Result<Accepted, HandoffError> {
+    fn ok<E>(id: u64) -> Result<Accepted, E> {
         Ok(Accepted {
             id,
             duplicate: false,
         })
+    }
+
+    /// An answer as the sender reads it: refusals compare by what they say.
+    fn said<T>(answer: Result<T, HandoffError>) -> Result<T, String> {
+        answer.map_err(|err| err.to_string())
     }
 
     /// 16 tasks sending 50 deliveries each, each task collecting the ids it was answered with.
@@ -530,8 +541,8 @@ mod tests {
     async fn ids_resume_from_the_given_value_in_channel_order() {
         let (tx, mut rx) = mpsc::channel(8);
         let handoff = Handoff::new(tx, 41);
-        assert_eq!(handoff.accept(draft(), None).await, ok(41));
-        assert_eq!(handoff.accept(draft(), None).await, ok(42));
+        assert_eq!(said(handoff.accept(draft(), None).await), ok(41));
+        assert_eq!(said(handoff.accept(draft(), None).await), ok(42));
         assert_eq!(id_of(rx.recv().await), 41);
         assert_eq!(id_of(rx.recv().await), 42);
         assert_eq!(handoff.accepted(), 2);
@@ -542,7 +553,7 @@ mod tests {
     async fn a_full_channel_makes_the_delivery_wait_instead_of_dropping_it() {
         let (tx, mut rx) = mpsc::channel(1);
         let handoff = Arc::new(Handoff::new(tx, 1));
-        assert_eq!(handoff.accept(draft(), None).await, ok(1));
+        assert_eq!(said(handoff.accept(draft(), None).await), ok(1));
         let waiting = tokio::spawn({
             let handoff = Arc::clone(&handoff);
             async move { handoff.accept(draft(), None).await }
@@ -555,7 +566,7 @@ mod tests {
         .await;
         assert!(early.is_err(), "the second delivery did not wait");
         assert_eq!(id_of(rx.recv().await), 1);
-        assert_eq!(waiting.await.unwrap(), ok(2));
+        assert_eq!(said(waiting.await.unwrap()), ok(2));
         assert_eq!(id_of(rx.recv().await), 2);
     }
 
@@ -565,8 +576,8 @@ mod tests {
         let handoff = Handoff::new(tx, 1);
         drop(rx);
         assert_eq!(
-            handoff.accept(draft(), None).await,
-            Err(HandoffError::Closed)
+            said(handoff.accept(draft(), None).await),
+            Err(HandoffError::Closed.to_string())
         );
         assert_eq!(handoff.last_id(), 0);
         assert_eq!(handoff.accepted(), 0);
@@ -577,19 +588,19 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let handoff = Handoff::new(tx, 1);
         let fp = |body: &[u8]| Fingerprint::of(Some("1"), Some("sig"), body, true);
-        assert_eq!(handoff.accept(draft(), fp(b"a")).await, ok(1));
+        assert_eq!(said(handoff.accept(draft(), fp(b"a")).await), ok(1));
         assert_eq!(
-            handoff.accept(draft(), fp(b"a")).await,
+            said(handoff.accept(draft(), fp(b"a")).await),
             Ok(Accepted {
                 id: 1,
                 duplicate: true
             })
         );
         assert_eq!(
-            handoff.accept(draft(), fp(b"b")).await,
-            Err(HandoffError::SignatureReused)
+            said(handoff.accept(draft(), fp(b"b")).await),
+            Err(HandoffError::SignatureReused.to_string())
         );
-        assert_eq!(handoff.accept(draft(), None).await, ok(2));
+        assert_eq!(said(handoff.accept(draft(), None).await), ok(2));
         assert_eq!(id_of(rx.recv().await), 1);
         assert_eq!(id_of(rx.recv().await), 2);
         assert_eq!(handoff.duplicates(), 1);
@@ -607,12 +618,13 @@ mod tests {
             first_id: u64::MAX,
             window: Duration::from_secs(300),
             recent: Vec::new(),
-        });
+        })
+        .unwrap();
         let direct = Handoff::new(tx, u64::MAX);
         for handoff in [&journaled, &direct] {
-            assert_eq!(handoff.accept(draft(), None).await, ok(u64::MAX));
-            let refused = Err(HandoffError::Store(NO_ID_LEFT.into()));
-            assert_eq!(handoff.accept(draft(), None).await, refused);
+            assert_eq!(said(handoff.accept(draft(), None).await), ok(u64::MAX));
+            let refused = Err(HandoffError::NoIdLeft.to_string());
+            assert_eq!(said(handoff.accept(draft(), None).await), refused);
             assert_eq!(handoff.last_id(), u64::MAX);
             assert_eq!(id_of(rx.recv().await), u64::MAX);
         }
@@ -632,20 +644,25 @@ mod tests {
             first_id: 1,
             window: Duration::from_secs(300),
             recent: Vec::new(),
-        });
+        })
+        .unwrap();
         let direct = Handoff::new(tx, 1);
         let fp = |body: &[u8]| Fingerprint::of(Some("1"), Some("sig"), body, true);
         let unsigned = Fingerprint::of(Some("1"), Some("pw"), b"b", false);
         for handoff in [&journaled, &direct] {
-            assert_eq!(handoff.precheck(fp(b"a").as_ref()), Ok(()));
-            assert_eq!(handoff.accept(draft(), fp(b"a")).await, ok(1));
-            assert_eq!(handoff.precheck(fp(b"a").as_ref()), Ok(()), "a redelivery");
+            assert_eq!(said(handoff.precheck(fp(b"a").as_ref())), Ok(()));
+            assert_eq!(said(handoff.accept(draft(), fp(b"a")).await), ok(1));
             assert_eq!(
-                handoff.precheck(fp(b"b").as_ref()),
-                Err(HandoffError::SignatureReused)
+                said(handoff.precheck(fp(b"a").as_ref())),
+                Ok(()),
+                "a redelivery"
             );
-            assert_eq!(handoff.precheck(unsigned.as_ref()), Ok(()));
-            assert_eq!(handoff.precheck(None), Ok(()));
+            assert_eq!(
+                said(handoff.precheck(fp(b"b").as_ref())),
+                Err(HandoffError::SignatureReused.to_string())
+            );
+            assert_eq!(said(handoff.precheck(unsigned.as_ref())), Ok(()));
+            assert_eq!(said(handoff.precheck(None)), Ok(()));
         }
         drop(journaled);
         stopped.wait();
@@ -679,7 +696,8 @@ mod tests {
             first_id: 1,
             window: Duration::from_secs(300),
             recent: Vec::new(),
-        });
+        })
+        .unwrap();
         let handoff = Arc::new(handoff);
         let senders = send_concurrently(&handoff);
         assert_eq!(answered_ids(senders).await, (1..=800).collect::<Vec<_>>());
@@ -724,19 +742,18 @@ mod tests {
             first_id: 5,
             window: Duration::from_secs(300),
             recent: Vec::new(),
-        });
+        })
+        .unwrap();
         let fingerprint = Fingerprint::of(Some("1"), Some("sig"), b"a", true);
         let failed = handoff.accept(draft(), fingerprint).await;
         assert_eq!(
-            failed,
-            Err(HandoffError::Store(
-                "cannot store the delivery: no space left on device".into()
-            ))
+            failed.unwrap_err().to_string(),
+            "cannot store the delivery: no space left on device"
         );
         // Not remembered either: the sender's retry is a new delivery, not a duplicate.
         let retried = handoff.accept(draft(), fingerprint).await;
         assert!(
-            matches!(retried, Err(HandoffError::Store(_))),
+            matches!(retried, Err(HandoffError::Write(_))),
             "{retried:?}"
         );
         assert_eq!(handoff.last_id(), 4);

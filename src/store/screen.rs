@@ -7,10 +7,10 @@
 //! holds plus what arrived since, not every line the journal keeps. Rejected requests, which
 //! the journal does not keep, stay in the event log this way too.
 //!
-//! A snapshot is only a shortcut: when it is missing, unreadable, from another version, or of a
+//! A saved screen is only a shortcut: when it is missing, unreadable, from another version, or of a
 //! delivery the journal no longer holds, the whole journal is read as before, and the reason is
 //! said once. It is written to a temporary file and renamed over the old one, so a crash
-//! mid-write leaves the old snapshot or none, never half of one; it is not synced, since losing
+//! mid-write leaves the old file or none, never half of one; it is not synced, since losing
 //! it costs only the time to read the journal.
 
 use super::journal::History;
@@ -47,16 +47,16 @@ pub fn save(path: &Path, monitor: &Monitor) -> io::Result<()> {
     }
 }
 
-/// The monitor a start begins with, and what became of the snapshot, if there was one.
+/// The monitor a start begins with, and what became of the saved screen, if there was one.
 #[derive(Debug)]
 pub struct Resumed {
     pub monitor: Monitor,
-    /// A few words for the footer: the screen was restored, or why the snapshot was not used.
+    /// A few words for the footer: the screen was restored, or why it was not used.
     pub note: Option<String>,
 }
 
 /// The monitor saved at `path`, with `history` cut to the deliveries journaled after it; or a
-/// new monitor with `history` left whole when there is no snapshot or it cannot be used.
+/// new monitor with `history` left whole when there is no saved screen or it cannot be used.
 pub fn resume(path: &Path, history: &mut History, limits: Limits) -> Resumed {
     // Said in the footer, next to how many deliveries were then read: short, and without the
     // path, which is the journal's with `.snapshot` added.
@@ -128,13 +128,13 @@ mod tests {
     fn a_saved_screen_is_restored_and_only_later_deliveries_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.jsonl");
-        let snapshot = journal::snapshot_path(&journal);
-        assert_eq!(snapshot, dir.path().join("journal.jsonl.snapshot"));
+        let saved = journal::screen_path(&journal);
+        assert_eq!(saved, dir.path().join("journal.jsonl.snapshot"));
         let mut deliveries = varied(500);
         journal_of(&journal, &mut deliveries);
 
         let mut whole = history(&journal);
-        let resumed = resume(&snapshot, &mut whole, Limits::default());
+        let resumed = resume(&saved, &mut whole, Limits::default());
         assert!(resumed.note.is_none());
         assert_eq!(ids(whole), (1..=500).collect::<Vec<_>>());
 
@@ -142,9 +142,9 @@ mod tests {
         for delivery in &deliveries[..300] {
             screen.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
         }
-        save(&snapshot, &screen).unwrap();
+        save(&saved, &screen).unwrap();
         let mut rest = history(&journal);
-        let resumed = resume(&snapshot, &mut rest, Limits::default());
+        let resumed = resume(&saved, &mut rest, Limits::default());
         assert_eq!(
             resumed.note.as_deref(),
             Some("restored the screen saved at delivery 300")
@@ -154,10 +154,10 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_that_cannot_be_used_leaves_the_history_whole_and_says_why() {
+    fn a_saved_screen_that_cannot_be_used_leaves_the_history_whole_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.jsonl");
-        let snapshot = journal::snapshot_path(&journal);
+        let saved = journal::screen_path(&journal);
         let mut deliveries = varied(50);
         journal_of(&journal, &mut deliveries);
         let mut elsewhere = Monitor::default();
@@ -176,9 +176,9 @@ mod tests {
             ),
         ];
         for (bytes, note) in cases {
-            fs::write(&snapshot, bytes).unwrap();
+            fs::write(&saved, bytes).unwrap();
             let mut whole = history(&journal);
-            let resumed = resume(&snapshot, &mut whole, Limits::default());
+            let resumed = resume(&saved, &mut whole, Limits::default());
             assert!(
                 resumed.note.as_deref().unwrap().starts_with(note),
                 "{resumed:?}"
@@ -186,9 +186,9 @@ mod tests {
             assert_eq!(ids(whole).len(), 50);
         }
 
-        save(&snapshot, &elsewhere).unwrap();
+        save(&saved, &elsewhere).unwrap();
         let mut whole = history(&journal);
-        let resumed = resume(&snapshot, &mut whole, Limits::default());
+        let resumed = resume(&saved, &mut whole, Limits::default());
         assert_eq!(
             resumed.note.as_deref(),
             Some("saved screen not used (the journal no longer holds delivery 80)")
