@@ -6,11 +6,20 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The environment variable naming the file.
 pub const ENV: &str = "PIPETOP_FRAME_LOG";
+
+/// The file named by [`ENV`] could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open {ENV} file {}: {}", path.display(), crate::io_reason(source))]
+pub struct FrameLogError {
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
 
 #[derive(Debug)]
 pub struct FrameLog {
@@ -19,7 +28,7 @@ pub struct FrameLog {
 
 impl FrameLog {
     /// The log named by [`ENV`], if it is set; an error names the file in one sentence.
-    pub fn from_env() -> anyhow::Result<Option<FrameLog>> {
+    pub fn from_env() -> Result<Option<FrameLog>, FrameLogError> {
         match std::env::var_os(ENV) {
             Some(path) if !path.is_empty() => FrameLog::open(Path::new(&path)).map(Some),
             _ => Ok(None),
@@ -27,17 +36,14 @@ impl FrameLog {
     }
 
     /// Opens `path` for appending, creating it if needed.
-    pub fn open(path: &Path) -> anyhow::Result<FrameLog> {
+    pub fn open(path: &Path) -> Result<FrameLog, FrameLogError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|err| {
-                anyhow::anyhow!(
-                    "cannot open {ENV} file {}: {}",
-                    path.display(),
-                    crate::io_reason(&err)
-                )
+            .map_err(|source| FrameLogError {
+                path: path.to_owned(),
+                source,
             })?;
         Ok(FrameLog {
             out: BufWriter::new(file),

@@ -20,7 +20,7 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use frame_log::FrameLog;
 use futures_util::StreamExt;
 use std::io::Write;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use theme::Theme;
 use tokio::sync::{mpsc, watch};
@@ -43,18 +43,30 @@ pub struct Context {
     pub theme: Theme,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Writes the screen somewhere it is read back on the next start. Called on a blocking thread
+/// with a copy of the monitor; a failure is the caller's to say when it saves on exit.
+pub type SaveScreen = Arc<dyn Fn(&Monitor) + Send + Sync>;
+
+#[derive(Clone, Default)]
 pub struct Options {
     /// Ring the terminal bell when a job fails.
     pub bell: bool,
-    /// Where the screen is saved now and then while it changes ([`crate::store::screen`]),
-    /// so a start after a crash reads only what the journal got since; the caller saves it
-    /// once more after [`run`] returns.
-    pub snapshot: Option<PathBuf>,
+    /// Saves the screen now and then while it changes, so a start after a crash reads only
+    /// what the journal got since; the caller saves it once more after [`run`] returns.
+    pub save: Option<SaveScreen>,
 }
 
 /// How often a changing screen is saved: at most this much journal is read again after a crash.
 pub const SAVE_EVERY: Duration = Duration::from_secs(300);
+
+/// Why the UI stopped early, in one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error(transparent)]
+    FrameLog(#[from] frame_log::FrameLogError),
+    #[error("the terminal UI failed: {}", crate::io_reason(.0))]
+    Terminal(#[from] std::io::Error),
+}
 
 /// Restores the terminal when dropped: on quit, on error, and on unwinding. ratatui's own
 /// panic hook restores it before a panic message is printed.
@@ -75,7 +87,7 @@ pub async fn run(
     mut monitor: Monitor,
     mut rx: mpsc::Receiver<Ingest>,
     mut loading: Option<watch::Receiver<Progress>>,
-) -> anyhow::Result<Monitor> {
+) -> Result<Monitor, TuiError> {
     let mut frame_log = FrameLog::from_env()?;
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
@@ -168,8 +180,8 @@ pub async fn run(
                 if std::mem::take(&mut applied_since_trim) {
                     crate::heap::trim();
                 }
-                if let Some(path) = &options.snapshot {
-                    saving.now_and_then(path, &monitor);
+                if let Some(save) = &options.save {
+                    saving.now_and_then(save, &monitor);
                 }
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
@@ -202,7 +214,7 @@ impl Saving {
         }
     }
 
-    fn now_and_then(&mut self, path: &std::path::Path, monitor: &Monitor) {
+    fn now_and_then(&mut self, save: &SaveScreen, monitor: &Monitor) {
         if (!self.due && self.last.elapsed() < SAVE_EVERY)
             || monitor.generation() == self.generation
             || self
@@ -215,11 +227,8 @@ impl Saving {
         self.generation = monitor.generation();
         self.last = Instant::now();
         self.due = false;
-        let (path, copy) = (path.to_owned(), monitor.clone());
-        // A failure is said when the screen is saved on exit, which meets it again.
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            let _ = crate::store::screen::save(&path, &copy);
-        }));
+        let (save, copy) = (Arc::clone(save), monitor.clone());
+        self.running = Some(tokio::task::spawn_blocking(move || save(&copy)));
     }
 
     /// Lets the next [`Saving::now_and_then`] save a changed screen without waiting out
@@ -311,7 +320,6 @@ fn copy_url(url: &str) -> String {
 mod tests {
     use super::*;
     use crate::testing::{state, varied};
-    use std::sync::Arc;
 
     fn apply(monitor: &mut Monitor, deliveries: &[crate::delivery::Delivery]) {
         for delivery in deliveries {
@@ -330,16 +338,22 @@ mod tests {
         };
         let mut monitor = Monitor::default();
         let mut saving = Saving::new(&monitor);
+        let save: SaveScreen = {
+            let path = path.clone();
+            Arc::new(move |monitor: &Monitor| {
+                monitor.save(std::fs::File::create(&path).unwrap()).unwrap();
+            })
+        };
 
         apply(&mut monitor, &deliveries[..100]);
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         tokio::time::advance(SAVE_EVERY - Duration::from_secs(1)).await;
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert!(saved().is_none(), "saved before {SAVE_EVERY:?} had passed");
 
         tokio::time::advance(Duration::from_secs(1)).await;
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         // What is applied while the copy is written is not in it.
         apply(&mut monitor, &deliveries[100..200]);
         saving.finish().await;
@@ -347,28 +361,28 @@ mod tests {
         assert_eq!(first.last_delivery().unwrap().id, deliveries[99].id);
 
         tokio::time::advance(SAVE_EVERY).await;
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert_eq!(state(&saved().unwrap()), state(&monitor));
 
         std::fs::remove_file(&path).unwrap();
         tokio::time::advance(SAVE_EVERY * 2).await;
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert!(saved().is_none(), "saved a screen that had not changed");
 
         apply(&mut monitor, &deliveries[200..250]);
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert_eq!(state(&saved().unwrap()), state(&monitor));
 
         // Once history has loaded, the next tick saves.
         apply(&mut monitor, &deliveries[250..]);
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert_ne!(state(&saved().unwrap()), state(&monitor));
         saving.due_now();
-        saving.now_and_then(&path, &monitor);
+        saving.now_and_then(&save, &monitor);
         saving.finish().await;
         assert_eq!(state(&saved().unwrap()), state(&monitor));
     }
