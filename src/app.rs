@@ -396,3 +396,104 @@ async fn signalled() {
         () = terminate => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use crate::store::journal::Journal;
+    use crate::testing::varied;
+    use clap::Parser as _;
+
+    fn args(line: &[&str]) -> WatchArgs {
+        let cli = Cli::try_parse_from(std::iter::once("pipetop").chain(line.iter().copied()));
+        cli.unwrap().watch
+    }
+
+    #[test]
+    fn the_demo_keeps_no_journal_unless_one_is_named() {
+        assert_eq!(place(&args(&["--demo"])).unwrap().journal, None);
+        let named = place(&args(&["--demo", "--journal", "j.jsonl"])).unwrap();
+        assert_eq!(named.journal, Some(PathBuf::from("j.jsonl")));
+        assert_eq!(place(&args(&["--no-journal"])).unwrap().journal, None);
+    }
+
+    #[test]
+    fn a_port_in_use_is_refused_before_anything_is_opened() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let err = listen(&args(&["--listen", &addr]), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot listen on {addr}: address already in use")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_feed_starts_from_the_saved_screen_then_the_rest_of_the_history_then_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let deliveries = varied(60);
+        {
+            let mut journal = Journal::open(&path, u64::MAX, chrono::Utc::now())
+                .unwrap()
+                .journal;
+            let mut lines = Vec::new();
+            for delivery in &deliveries {
+                lines.extend(journal::line(delivery, None).unwrap());
+            }
+            journal.append(&lines).unwrap();
+        }
+        let mut saved = Monitor::default();
+        for delivery in &deliveries[..40] {
+            saved.apply(&Ingest::Accepted(Arc::new(delivery.clone())));
+        }
+        let screen_path = journal::screen_path(&path);
+        screen::save(&screen_path, &saved).unwrap();
+
+        let place = Place {
+            journal: Some(path),
+            max_size: u64::MAX,
+            tolerance: Duration::from_secs(300),
+            body_timeout: Duration::from_secs(10),
+        };
+        let mut store = Store::open(&place).unwrap();
+        assert_eq!(store.screen_path(), Some(screen_path.clone()));
+        let feed = Feed::start(store.take_history(), Some(screen_path), true);
+        let monitor = feed.starting.unwrap().await.unwrap().unwrap();
+        assert_eq!(monitor.last_delivery().unwrap().id, deliveries[39].id);
+
+        let (handoff, stopped) = store.start(feed.out).unwrap();
+        let live = handoff
+            .accept(
+                crate::store::handoff::Draft {
+                    received_at: chrono::Utc::now(),
+                    sent_at: None,
+                    auth: crate::gitee::Auth::None,
+                    repaired: false,
+                    headers: Default::default(),
+                    notification: Default::default(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(live.id, 61);
+        drop(handoff);
+        tokio::task::spawn_blocking(move || stopped.wait())
+            .await
+            .unwrap();
+        let mut rx = feed.rx;
+        let mut ids = Vec::new();
+        while let Some(ingest) = rx.recv().await {
+            if let Ingest::Accepted(delivery) = ingest {
+                ids.push(delivery.id);
+            }
+        }
+        let rest: Vec<u64> = deliveries[40..].iter().map(|d| d.id).collect();
+        assert_eq!(ids, [rest, vec![61]].concat());
+        let progress = feed.loading.unwrap().borrow().clone();
+        assert!(progress.done, "{progress:?}");
+        assert_eq!(progress.entries, 20);
+    }
+}
