@@ -138,6 +138,8 @@ impl Reply {
 pub struct SendError {
     url: String,
     reason: String,
+    #[source]
+    source: ureq::Error,
 }
 
 /// Posts notifications to one URL, each signed with a fresh timestamp.
@@ -212,12 +214,12 @@ impl Sender {
         for (name, value) in gitee_headers(self.secret.as_deref(), self.mode, timestamp_ms) {
             request = request.header(name, value);
         }
-        let mut response = request.send(body).map_err(|err| self.error(&err))?;
+        let mut response = request.send(body).map_err(|err| self.error(err))?;
         let status = response.status();
         let body = response
             .body_mut()
             .read_to_string()
-            .map_err(|err| self.error(&err))?;
+            .map_err(|err| self.error(err))?;
         Ok(Reply {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or("").to_owned(),
@@ -225,9 +227,9 @@ impl Sender {
         })
     }
 
-    fn error(&self, err: &ureq::Error) -> SendError {
+    fn error(&self, err: ureq::Error) -> SendError {
         use std::io::ErrorKind;
-        let reason = match err {
+        let reason = match &err {
             ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
                 "connection refused; is pipetop listening there?".to_owned()
             }
@@ -245,6 +247,7 @@ impl Sender {
         SendError {
             url: self.url.clone(),
             reason,
+            source: err,
         }
     }
 }

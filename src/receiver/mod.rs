@@ -107,8 +107,12 @@ impl ServerConfig {
 /// The listener could not be set up; the message is one sentence naming the address.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
-    #[error("cannot listen on {addr}: {reason}")]
-    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot listen on {addr}: {}", crate::io_reason(source))]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the webhook path {0:?} must start with / and must not be /healthz")]
     Path(String),
 }
@@ -141,9 +145,9 @@ pub fn bind(config: ServerConfig) -> Result<Bound, BindError> {
     if !config.path.starts_with('/') || config.path == "/healthz" {
         return Err(BindError::Path(config.path));
     }
-    let listen_error = |err: std::io::Error| BindError::Listen {
+    let listen_error = |source: std::io::Error| BindError::Listen {
         addr: config.listen,
-        reason: crate::io_reason(&err),
+        source,
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(listen_error)?;
     // Tokio needs a non-blocking socket; the conversion happens in `serve`, inside the runtime.
