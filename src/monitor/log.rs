@@ -189,10 +189,6 @@ impl EventLog {
         self.entries.iter()
     }
 
-    pub fn get(&self, index: usize) -> Option<&LogEntry> {
-        self.entries.get(index)
-    }
-
     pub(crate) fn contains_delivery(&self, id: u64) -> bool {
         self.delivery_ids.contains(&id)
     }

@@ -14,7 +14,7 @@ mod log;
 mod model;
 mod snapshot;
 
-pub use filter::{Filter, PipelineList, StatusFilter};
+pub use filter::{Filter, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
     Checkout, DropReason, Effect, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
@@ -485,14 +485,6 @@ impl Monitor {
         self.log
             .entries()
             .filter(move |entry| everything || entry.matches(&matcher))
-    }
-
-    pub fn log_count(&self, filter: &Filter) -> usize {
-        if filter.is_empty() {
-            self.log.len()
-        } else {
-            self.log_entries(filter).count()
-        }
     }
 }
 

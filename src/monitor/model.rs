@@ -46,15 +46,6 @@ impl StatusCounts {
         self.0.iter().sum()
     }
 
-    /// How many fall under a status filter (what a filter key would show).
-    pub fn matching(&self, filter: super::StatusFilter) -> usize {
-        Status::ALL
-            .iter()
-            .filter(|status| filter.matches(**status))
-            .map(|status| self.get(*status))
-            .sum()
-    }
-
     pub(crate) fn add(&mut self, status: Status) {
         self.0[slot(status)] += 1;
     }
@@ -321,6 +312,8 @@ pub struct Run {
     /// (saving it in the background) shares them too, which halves what copying costs.
     context: Arc<RunContext>,
     checkouts: Arc<[Checkout]>,
+    /// When the first event of this run arrived, and when an event last changed it. Nothing
+    /// shows them; they stay because saved monitors carry them.
     started_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -364,10 +357,6 @@ impl Run {
         self.jobs.total()
     }
 
-    pub fn job_counts(&self) -> &StatusCounts {
-        &self.jobs
-    }
-
     pub fn stage_progress(&self) -> StageProgress {
         StageProgress {
             done: self.stages.iter().filter(|stage| stage.is_done()).count(),
@@ -408,16 +397,6 @@ impl Run {
                 _ => return false,
             }
         }
-    }
-
-    /// When the first event of this run arrived.
-    pub fn started_at(&self) -> DateTime<Utc> {
-        self.started_at
-    }
-
-    /// When an event last changed this run.
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
     }
 
     /// `new`: the run was just made from this delivery, so it describes the run already.
@@ -682,15 +661,6 @@ impl Stage {
     pub fn is_done(&self) -> bool {
         !self.jobs.is_empty() && self.unfinished == 0
     }
-
-    /// The stage's status by the same rule as a run's.
-    pub fn status(&self) -> Status {
-        let mut counts = StatusCounts::default();
-        for job in &self.jobs {
-            counts.add(job.status);
-        }
-        derive_status(&counts)
-    }
 }
 
 /// A job's latest known status in one run.
@@ -818,11 +788,6 @@ impl JobState {
     /// When this status arrived (this machine's clock).
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
-    }
-
-    /// When the sender says it sent this status, if it said.
-    pub fn sent_at(&self) -> Option<DateTime<Utc>> {
-        self.sent_at
     }
 
     /// The delivery that set this status.
