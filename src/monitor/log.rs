@@ -193,7 +193,7 @@ impl EventLog {
         self.delivery_ids.contains(&id)
     }
 
-    /// A log read back from a snapshot, knowing its delivery ids again. Its names and
+    /// A log read back from a saved monitor, knowing its delivery ids again. Its names and
     /// checkouts go through `share`, so they are shared as a live log's are.
     pub(crate) fn restored(mut self, mut share: impl FnMut(&mut AcceptedEntry)) -> EventLog {
         self.delivery_ids.clear();

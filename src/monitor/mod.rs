@@ -12,7 +12,7 @@
 mod filter;
 mod log;
 mod model;
-mod snapshot;
+mod saved;
 
 pub use filter::{Filter, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
@@ -20,7 +20,7 @@ pub use model::{
     Checkout, DropReason, Effect, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
-pub use snapshot::RestoreError;
+pub use saved::RestoreError;
 
 use crate::delivery::{Delivery, Ingest, Rejection};
 use crate::gitee::{Job, Status};

@@ -220,7 +220,7 @@ impl Pipeline {
         true
     }
 
-    /// After reading a snapshot: the job counts made again from the jobs, and names,
+    /// After reading a saved monitor: the job counts made again from the jobs, and names,
     /// checkouts and URLs shared again as applying events shares them, so a restored monitor
     /// holds together and takes no more memory than the one that was saved.
     pub(crate) fn restored(&mut self, names: &mut Names, checkouts: &mut Checkouts) {
@@ -623,7 +623,7 @@ pub(crate) fn checkouts(sources: &[Source], max_chars: usize) -> Arc<[Checkout]>
         .collect()
 }
 
-/// Checkouts read back from a snapshot, each distinct list kept once, as runs and the log
+/// Checkouts read back from a saved monitor, each distinct list kept once, as runs and the log
 /// entries of their events share them while events are applied.
 #[derive(Default)]
 pub(crate) struct Checkouts(foldhash::HashSet<Arc<[Checkout]>>);
