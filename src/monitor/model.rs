@@ -271,12 +271,12 @@ impl Pipeline {
         delivery: &Arc<Delivery>,
         update: &JobUpdate,
         limits: &Limits,
-    ) -> Outcome {
+    ) -> UpdateApplied {
         let build = delivery.notification.job.build_number;
         let (index, new) = match self.find(build) {
             Ok(index) => (index, false),
             Err(0) if self.runs.len() >= limits.runs_per_pipeline => {
-                return Outcome::dropped(Effect::Dropped(DropReason::OldBuild));
+                return UpdateApplied::dropped(Fate::Dropped(DropReason::OldBuild));
             }
             Err(at) => {
                 grow_tight(&mut self.runs);
@@ -290,13 +290,13 @@ impl Pipeline {
         };
         let run = &mut self.runs[index];
         let before = run.job_count();
-        let mut outcome = run.apply(delivery, update, limits, new);
-        outcome.described |= new;
+        let mut applied = run.apply(delivery, update, limits, new);
+        applied.described |= new;
         self.job_count = self.job_count - before + run.job_count();
-        if outcome.effect == Effect::Updated {
+        if applied.fate == Fate::Updated {
             self.updated_at = delivery.received_at;
         }
-        outcome
+        applied
     }
 }
 
@@ -406,7 +406,7 @@ impl Run {
         update: &JobUpdate,
         limits: &Limits,
         new: bool,
-    ) -> Outcome {
+    ) -> UpdateApplied {
         let stage_index = match self
             .stages
             .iter()
@@ -414,7 +414,7 @@ impl Run {
         {
             Some(index) => index,
             None if self.stages.len() >= limits.stages_per_run => {
-                return Outcome::dropped(Effect::Dropped(DropReason::TooManyStages));
+                return UpdateApplied::dropped(Fate::Dropped(DropReason::TooManyStages));
             }
             None => {
                 grow_tight(&mut self.stages);
@@ -434,7 +434,7 @@ impl Run {
             .position(|j| same(j.name.as_ref(), update.job.as_ref()))
         {
             None if stage.jobs.len() >= limits.jobs_per_stage => {
-                return Outcome::dropped(Effect::Dropped(DropReason::TooManyJobs));
+                return UpdateApplied::dropped(Fate::Dropped(DropReason::TooManyJobs));
             }
             None => {
                 // Jobs of one run usually share the run's URL: keep one copy.
@@ -447,8 +447,8 @@ impl Run {
             }
             Some(index) => {
                 let job = &mut stage.jobs[index];
-                if let Some(effect) = job.supersedes(update) {
-                    return Outcome::dropped(effect);
+                if let Some(fate) = job.supersedes(update) {
+                    return UpdateApplied::dropped(fate);
                 }
                 let previous = job.status;
                 let url = job.pipeline_url.take();
@@ -475,8 +475,8 @@ impl Run {
             self.context = Arc::new(RunContext::of(delivery));
             self.checkouts = checkouts(&delivery.notification.sources, limits.text);
         }
-        Outcome {
-            effect: Effect::Updated,
+        UpdateApplied {
+            fate: Fate::Updated,
             newly_failed,
             described,
         }
@@ -745,19 +745,19 @@ impl JobState {
     /// Why an update must not replace this state, if it must not: it says nothing new, it is
     /// older by the sender's clock, or it would turn a final status back into an unfinished one.
     /// Without both sender timestamps, arrival order decides, and the update arrived later.
-    fn supersedes(&self, update: &JobUpdate) -> Option<Effect> {
+    fn supersedes(&self, update: &JobUpdate) -> Option<Fate> {
         if same(self.code.as_ref(), update.code.as_ref())
             && same(self.status_name.as_ref(), update.status_name.as_ref())
         {
-            return Some(Effect::Duplicate);
+            return Some(Fate::Duplicate);
         }
         if let (Some(current), Some(new)) = (self.sent_at, update.sent_at)
             && new < current
         {
-            return Some(Effect::Stale);
+            return Some(Fate::Stale);
         }
         if self.status.is_final() && !update.status.is_final() {
-            return Some(Effect::Stale);
+            return Some(Fate::Stale);
         }
         None
     }
@@ -814,28 +814,30 @@ pub(crate) struct JobUpdate<'a> {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-/// What one accepted event did to the model.
+/// What applying one [`JobUpdate`] did to its pipeline; [`Monitor::apply`](super::Monitor::apply)
+/// turns it into the [`Applied`](super::Applied) of the whole delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Outcome {
-    pub effect: Effect,
+pub(crate) struct UpdateApplied {
+    pub fate: Fate,
     pub newly_failed: bool,
     /// The run's context (and so its checkouts) was just taken from this delivery.
     pub described: bool,
 }
 
-impl Outcome {
-    fn dropped(effect: Effect) -> Outcome {
-        Outcome {
-            effect,
+impl UpdateApplied {
+    fn dropped(fate: Fate) -> UpdateApplied {
+        UpdateApplied {
+            fate,
             newly_failed: false,
             described: false,
         }
     }
 }
 
-/// What an accepted event did, as the event log shows it.
+/// What became of an accepted event: it updated a job, or it was a duplicate, stale, or
+/// dropped at a bound. The event log shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Effect {
+pub enum Fate {
     /// The job's status changed (or the job is new).
     Updated,
     /// Same status as already known: a resend.
@@ -855,16 +857,16 @@ pub enum DropReason {
     TooManyJobs,
 }
 
-impl Effect {
+impl Fate {
     /// A word for the log, or `None` for a normal update.
     pub fn note(self) -> Option<&'static str> {
         match self {
-            Effect::Updated => None,
-            Effect::Duplicate => Some("duplicate"),
-            Effect::Stale => Some("stale"),
-            Effect::Dropped(DropReason::OldBuild) => Some("dropped: build older than those kept"),
-            Effect::Dropped(DropReason::TooManyStages) => Some("dropped: too many stages"),
-            Effect::Dropped(DropReason::TooManyJobs) => Some("dropped: too many jobs"),
+            Fate::Updated => None,
+            Fate::Duplicate => Some("duplicate"),
+            Fate::Stale => Some("stale"),
+            Fate::Dropped(DropReason::OldBuild) => Some("dropped: build older than those kept"),
+            Fate::Dropped(DropReason::TooManyStages) => Some("dropped: too many stages"),
+            Fate::Dropped(DropReason::TooManyJobs) => Some("dropped: too many jobs"),
         }
     }
 }

@@ -191,7 +191,7 @@ fn the_documented_sample_becomes_one_pipeline_run_stage_and_job() {
     assert_eq!(entry.path(), "Test Pipeline › Build › Java Build");
     assert_eq!(entry.build, Some(19));
     assert_eq!(entry.code.as_deref(), Some("SUCC"));
-    assert_eq!(entry.effect, Effect::Updated);
+    assert_eq!(entry.fate, Fate::Updated);
 }
 
 #[test]
@@ -377,8 +377,8 @@ fn a_repeated_delivery_id_is_ignored_and_a_resent_status_is_logged_as_duplicate(
     let LogEvent::Accepted(entry) = &last.event else {
         panic!("not accepted");
     };
-    assert_eq!(entry.effect, Effect::Duplicate);
-    assert_eq!(entry.effect.note(), Some("duplicate"));
+    assert_eq!(entry.fate, Fate::Duplicate);
+    assert_eq!(entry.fate.note(), Some("duplicate"));
     assert_eq!(
         latest(&monitor, 1).jobs().next().unwrap().1.delivery_id(),
         1
