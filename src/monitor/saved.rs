@@ -28,8 +28,10 @@ const SAVED_FORMAT: u32 = 2;
 /// Why a saved monitor was not used, short enough for the TUI's footer.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
+    /// The footer shows only this error's own words, so they say the cause too; `source()`
+    /// still hands it to whatever walks the chain.
     #[error("not a snapshot this version reads: {0}")]
-    Unreadable(serde_json::Error),
+    Unreadable(#[source] serde_json::Error),
     #[error("snapshot format {found}; this pipetop reads {SAVED_FORMAT}")]
     Format { found: u32 },
     #[error("made with other limits")]
@@ -334,6 +336,11 @@ mod tests {
             err.to_string()
                 .starts_with("not a snapshot this version reads: EOF"),
             "{err}"
+        );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(
+            cause.is_some_and(|cause| cause.starts_with("EOF")),
+            "{err:?}"
         );
     }
 }
