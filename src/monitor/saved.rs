@@ -198,6 +198,21 @@ mod tests {
         assert!(totals.rejected > 0 && live.run_total() > 1 && live.job_total() > 1);
     }
 
+    /// Saved by pipetop in format 2 before the monitor's types were renamed (100 of the varied
+    /// deliveries, small limits): it still reads, shows what it showed, and is written back
+    /// byte for byte.
+    #[test]
+    fn a_monitor_saved_by_an_earlier_release_reads_back_and_saves_the_same_json() {
+        let earlier = include_bytes!("../../tests/fixtures/saved-monitor-format-2.json");
+        let restored = Monitor::restore(earlier, limits()).unwrap();
+        assert_eq!(saved(&restored), earlier);
+        let mut live = Monitor::new(limits());
+        for ingest in traffic(100) {
+            live.apply(&ingest);
+        }
+        assert_eq!(state(&restored), state(&live));
+    }
+
     #[test]
     fn restored_names_and_checkouts_are_shared_as_applied_ones_are() {
         let mut live = Monitor::new(Limits::default());
