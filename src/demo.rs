@@ -16,8 +16,10 @@ pub struct DemoEvent {
     pub body: Value,
 }
 
+/// How one scripted build goes: every job passes, or the named job fails or is cancelled (and
+/// the stages after it are skipped or cancelled), or the named stage is skipped.
 #[derive(Clone, Copy)]
-enum Outcome {
+enum Plot {
     Pass,
     Fail(&'static str),
     Cancel(&'static str),
@@ -38,8 +40,8 @@ struct PipelineScript {
     stages: &'static [(&'static str, &'static [&'static str])],
     sources: Sources,
     chinese: bool,
-    /// The outcome of the build at this index of a cycle (builds alternate through these).
-    outcomes: &'static [Outcome],
+    /// How the build at this index of a cycle goes (builds alternate through these).
+    plots: &'static [Plot],
     /// When this pipeline's live build starts in each cycle.
     offset_ms: u64,
 }
@@ -56,7 +58,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Repo("acme/api-gateway"),
         chinese: false,
-        outcomes: &[Outcome::Pass, Outcome::Pass],
+        plots: &[Plot::Pass, Plot::Pass],
         offset_ms: 0,
     },
     PipelineScript {
@@ -70,7 +72,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Repo("acme/payment-service"),
         chinese: false,
-        outcomes: &[Outcome::Fail("integration"), Outcome::Pass],
+        plots: &[Plot::Fail("integration"), Plot::Pass],
         offset_ms: 2_000,
     },
     PipelineScript {
@@ -84,7 +86,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Repo("acme/web-frontend"),
         chinese: false,
-        outcomes: &[Outcome::Pass, Outcome::SkipStage("Deploy")],
+        plots: &[Plot::Pass, Plot::SkipStage("Deploy")],
         offset_ms: 5_000,
     },
     PipelineScript {
@@ -98,7 +100,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Repo("acme/mobile"),
         chinese: false,
-        outcomes: &[Outcome::Cancel("device-farm"), Outcome::Pass],
+        plots: &[Plot::Cancel("device-farm"), Plot::Pass],
         offset_ms: 8_000,
     },
     PipelineScript {
@@ -111,7 +113,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Upstream,
         chinese: false,
-        outcomes: &[Outcome::Pass],
+        plots: &[Plot::Pass],
         offset_ms: 12_000,
     },
     PipelineScript {
@@ -121,7 +123,7 @@ const PIPELINES: &[PipelineScript] = &[
         stages: &[("迁移", &["schema", "backfill"]), ("校验", &["row-counts"])],
         sources: Sources::Repo("acme/warehouse"),
         chinese: true,
-        outcomes: &[Outcome::Pass, Outcome::Fail("backfill")],
+        plots: &[Plot::Pass, Plot::Fail("backfill")],
         offset_ms: 15_000,
     },
     PipelineScript {
@@ -131,7 +133,7 @@ const PIPELINES: &[PipelineScript] = &[
         stages: &[("Build", &["mdbook"]), ("Deploy", &["pages"])],
         sources: Sources::Repo("acme/docs"),
         chinese: false,
-        outcomes: &[Outcome::Pass],
+        plots: &[Plot::Pass],
         offset_ms: 18_000,
     },
     PipelineScript {
@@ -144,7 +146,7 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Artifact("infra-modules"),
         chinese: false,
-        outcomes: &[Outcome::Pass, Outcome::Pass],
+        plots: &[Plot::Pass, Plot::Pass],
         offset_ms: 21_000,
     },
 ];
@@ -156,9 +158,9 @@ pub const CYCLE: Duration = Duration::from_secs(30);
 pub fn history() -> Vec<DemoEvent> {
     let mut events = Vec::new();
     for (i, script) in PIPELINES.iter().enumerate() {
-        let outcome = script.outcomes[script.outcomes.len() - 1];
+        let plot = script.plots[script.plots.len() - 1];
         let start = Duration::from_millis(60 * i as u64);
-        build_events(script, script.first_build, outcome, start, 15, &mut events);
+        build_events(script, script.first_build, plot, start, 15, &mut events);
     }
     sort(events)
 }
@@ -167,10 +169,10 @@ pub fn history() -> Vec<DemoEvent> {
 pub fn cycle(n: u64) -> Vec<DemoEvent> {
     let mut events = Vec::new();
     for script in PIPELINES {
-        let outcome = script.outcomes[n as usize % script.outcomes.len()];
+        let plot = script.plots[n as usize % script.plots.len()];
         let build = script.first_build + 1 + n;
         let start = Duration::from_millis(script.offset_ms % CYCLE.as_millis() as u64);
-        build_events(script, build, outcome, start, 1_000, &mut events);
+        build_events(script, build, plot, start, 1_000, &mut events);
     }
     sort(events)
 }
@@ -185,7 +187,7 @@ fn sort(mut events: Vec<DemoEvent>) -> Vec<DemoEvent> {
 fn build_events(
     script: &PipelineScript,
     build: u64,
-    outcome: Outcome,
+    plot: Plot,
     start: Duration,
     scale_ms: u64,
     out: &mut Vec<DemoEvent>,
@@ -199,7 +201,7 @@ fn build_events(
             }
             continue;
         }
-        if matches!(outcome, Outcome::SkipStage(s) if s == *stage) {
+        if matches!(plot, Plot::SkipStage(s) if s == *stage) {
             for job in jobs.iter() {
                 out.push(event(script, build, stage, job, "SKIP", t));
             }
@@ -210,9 +212,9 @@ fn build_events(
             out.push(event(script, build, stage, job, "RUNNING", t));
             let units = 2 + (script.id + stage_index as u64 * 3 + job_index as u64 * 2) % 5;
             let end = t + Duration::from_millis(units * scale_ms);
-            let code = match outcome {
-                Outcome::Fail(j) if j == *job => "FAIL",
-                Outcome::Cancel(j) if j == *job => "CANCEL",
+            let code = match plot {
+                Plot::Fail(j) if j == *job => "FAIL",
+                Plot::Cancel(j) if j == *job => "CANCEL",
                 _ => "SUCC",
             };
             match code {

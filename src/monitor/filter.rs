@@ -1,11 +1,9 @@
-//! Filters and search: which pipelines, jobs and log entries the view shows, and a cached
-//! filtered order of pipelines for selection by key.
+//! Filters and search: which pipelines, jobs and log entries the view shows.
 //!
 //! One [`Filter`] applies to the whole view. The status filter and the search must both match.
 //! Search is a case-insensitive substring match (surrounding whitespace ignored) over pipeline
 //! name, stage, job, repository (`repoPath`), branch and commit id; an empty search matches all.
 
-use super::Monitor;
 use super::model::{Checkout, JobState, Pipeline, PipelineKey, Run, Stage};
 use crate::gitee::Status;
 
@@ -23,16 +21,6 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    /// In key order: `ALL[n]` is the filter for key `n`.
-    pub const ALL: [StatusFilter; 6] = [
-        StatusFilter::All,
-        StatusFilter::Failed,
-        StatusFilter::Success,
-        StatusFilter::Cancelled,
-        StatusFilter::Skipped,
-        StatusFilter::Other,
-    ];
-
     pub fn matches(self, status: Status) -> bool {
         match self {
             StatusFilter::All => true,
@@ -78,19 +66,6 @@ impl Filter {
     pub fn matches_pipeline(&self, pipeline: &Pipeline) -> bool {
         Matcher::new(self).pipeline(pipeline)
     }
-
-    /// A job matches by its own status, and by search over its stage, its job name, its run's
-    /// repository, branch and commit, or its pipeline's name (so a search that finds a pipeline
-    /// by name shows all of that pipeline's jobs).
-    pub fn matches_job(
-        &self,
-        pipeline: &Pipeline,
-        run: &Run,
-        stage: &Stage,
-        job: &JobState,
-    ) -> bool {
-        Matcher::new(self).job(pipeline, run, stage, job)
-    }
 }
 
 /// A filter prepared for many matches: the search lowered once rather than per field.
@@ -131,6 +106,9 @@ impl Matcher {
             })
     }
 
+    /// A job matches by its own status, and by search over its stage, its job name, its run's
+    /// repository, branch and commit, or its pipeline's name (so a search that finds a pipeline
+    /// by name shows all of that pipeline's jobs).
     pub fn job(&self, pipeline: &Pipeline, run: &Run, stage: &Stage, job: &JobState) -> bool {
         self.status.matches(job.status())
             && self.search_any(|m| {
@@ -179,52 +157,5 @@ fn contains_ignore_case(haystack: &str, lowered_needle: &str) -> bool {
             .any(|window| window.eq_ignore_ascii_case(needle))
     } else {
         haystack.to_lowercase().contains(lowered_needle)
-    }
-}
-
-/// The filtered pipeline order, cached until the monitor or the filter changes, so moving the
-/// selection by key and drawing a window are cheap however many pipelines are stored.
-#[derive(Debug, Clone, Default)]
-pub struct PipelineList {
-    generation: Option<u64>,
-    filter: Filter,
-    keys: Vec<PipelineKey>,
-}
-
-impl PipelineList {
-    /// Recomputes if the monitor changed or the filter differs; returns whether it did.
-    pub fn refresh(&mut self, monitor: &Monitor, filter: &Filter) -> bool {
-        if self.generation == Some(monitor.generation()) && self.filter == *filter {
-            return false;
-        }
-        self.keys.clear();
-        self.keys.extend(
-            monitor
-                .pipelines(filter)
-                .map(|pipeline| pipeline.key().clone()),
-        );
-        self.generation = Some(monitor.generation());
-        self.filter.clone_from(filter);
-        true
-    }
-
-    pub fn keys(&self) -> &[PipelineKey] {
-        &self.keys
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    pub fn get(&self, index: usize) -> Option<&PipelineKey> {
-        self.keys.get(index)
-    }
-
-    pub fn position(&self, key: &PipelineKey) -> Option<usize> {
-        self.keys.iter().position(|k| k == key)
     }
 }

@@ -4,7 +4,7 @@
 //! so two deliveries that read the same are two entries.
 
 use super::filter::{Matcher, StatusFilter};
-use super::model::{Checkout, Effect, PipelineKey};
+use super::model::{Checkout, Fate, PipelineKey};
 use crate::gitee::Status;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,9 @@ pub struct AcceptedEntry {
     /// The `statusCode` as sent.
     pub code: Option<Arc<str>>,
     pub status_name: Option<Arc<str>>,
-    pub effect: Effect,
+    /// Written as `effect`, its name before, so a saved monitor reads the same as it did.
+    #[serde(rename = "effect")]
+    pub fate: Fate,
     /// The event's repositories, branches and commits, shared with its run where they are the
     /// same, so search reaches them without a copy per entry or keeping the delivery alive.
     pub checkouts: Arc<[Checkout]>,
@@ -189,15 +191,11 @@ impl EventLog {
         self.entries.iter()
     }
 
-    pub fn get(&self, index: usize) -> Option<&LogEntry> {
-        self.entries.get(index)
-    }
-
     pub(crate) fn contains_delivery(&self, id: u64) -> bool {
         self.delivery_ids.contains(&id)
     }
 
-    /// A log read back from a snapshot, knowing its delivery ids again. Its names and
+    /// A log read back from a saved monitor, knowing its delivery ids again. Its names and
     /// checkouts go through `share`, so they are shared as a live log's are.
     pub(crate) fn restored(mut self, mut share: impl FnMut(&mut AcceptedEntry)) -> EventLog {
         self.delivery_ids.clear();

@@ -12,15 +12,15 @@
 mod filter;
 mod log;
 mod model;
-mod snapshot;
+mod saved;
 
-pub use filter::{Filter, PipelineList, StatusFilter};
+pub use filter::{Filter, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
-    Checkout, DropReason, Effect, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
+    Checkout, DropReason, Fate, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
     StageProgress, StatusCounts, bounded, derive_status,
 };
-pub use snapshot::RestoreError;
+pub use saved::RestoreError;
 
 use crate::delivery::{Delivery, Ingest, Rejection};
 use crate::gitee::{Job, Status};
@@ -277,20 +277,20 @@ impl Monitor {
         let status_before = pipeline.status();
         let renamed = name.is_some_and(|name| pipeline.set_name(name));
         let (runs_before, jobs_before) = (pipeline.runs().len(), pipeline.job_count());
-        let outcome = pipeline.apply(delivery, &update, &self.limits);
+        let applied = pipeline.apply(delivery, &update, &self.limits);
         self.runs = self.runs - runs_before + pipeline.runs().len();
         self.jobs = self.jobs - jobs_before + pipeline.job_count();
-        let model_changed = renamed || outcome.effect == Effect::Updated;
+        let model_changed = renamed || applied.fate == Fate::Updated;
         self.pipeline_counts.remove(status_before);
         self.pipeline_counts.add(pipeline.status());
-        match outcome.effect {
-            Effect::Updated => {}
-            Effect::Duplicate => self.totals.duplicates += 1,
-            Effect::Stale => self.totals.stale += 1,
-            Effect::Dropped(_) => self.totals.dropped += 1,
+        match applied.fate {
+            Fate::Updated => {}
+            Fate::Duplicate => self.totals.duplicates += 1,
+            Fate::Stale => self.totals.stale += 1,
+            Fate::Dropped(_) => self.totals.dropped += 1,
         }
         let checkouts = match pipeline.run(job.build_number) {
-            Some(run) if outcome.described || run.has_checkouts_of(delivery) => {
+            Some(run) if applied.described || run.has_checkouts_of(delivery) => {
                 run.checkouts().clone()
             }
             _ => model::checkouts(&delivery.notification.sources, text),
@@ -305,7 +305,7 @@ impl Monitor {
             status: update.status,
             code: update.code,
             status_name: update.status_name,
-            effect: outcome.effect,
+            fate: applied.fate,
             checkouts,
         };
         // Only a change moves the pipeline in display order; a duplicate or stale event leaves
@@ -319,7 +319,7 @@ impl Monitor {
         Applied {
             logged: true,
             model_changed,
-            newly_failed: outcome.newly_failed,
+            newly_failed: applied.newly_failed,
         }
     }
 
@@ -485,14 +485,6 @@ impl Monitor {
         self.log
             .entries()
             .filter(move |entry| everything || entry.matches(&matcher))
-    }
-
-    pub fn log_count(&self, filter: &Filter) -> usize {
-        if filter.is_empty() {
-            self.log.len()
-        } else {
-            self.log_entries(filter).count()
-        }
     }
 }
 

@@ -25,7 +25,7 @@ use std::time::Duration;
 use theme::Theme;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use view::{Effect, View};
+use view::{Errand, View};
 
 /// The shortest time between two frames: a burst of deliveries costs at most one frame per
 /// interval.
@@ -149,10 +149,10 @@ pub async fn run(
             event = input.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
                     match view.key(key, &monitor) {
-                        Effect::Quit => break,
-                        Effect::Open(url) => view.flash(open_url(&url)),
-                        Effect::Copy(url) => view.flash(copy_url(&url)),
-                        Effect::None => {}
+                        Errand::Quit => break,
+                        Errand::Open(url) => view.flash(open_url(&url)),
+                        Errand::Copy(url) => view.flash(copy_url(&url)),
+                        Errand::None => {}
                     }
                     dirty = true;
                 }

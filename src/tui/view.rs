@@ -3,7 +3,7 @@
 //! Selections are kept by key (pipeline key, build, stage and job name), not by row, so rows
 //! moving as deliveries arrive never move the selection to another pipeline. When a selected
 //! item is filtered out or evicted, the first visible one stands in for it. Keys change the view
-//! and return an [`Effect`] for the loop to carry out; nothing here touches the terminal.
+//! and return an [`Errand`] for the loop to carry out; nothing here touches the terminal.
 
 use super::keys::{self, Action};
 use crate::delivery::Progress;
@@ -39,9 +39,10 @@ impl Focus {
     }
 }
 
-/// What the loop must do after a key.
+/// What the loop must do after a key, on the view's behalf: quit, or go out to the browser or
+/// the clipboard, which the view never touches itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub enum Errand {
     None,
     Quit,
     Open(String),
@@ -204,13 +205,13 @@ impl View {
     }
 
     /// Handles one key press.
-    pub fn key(&mut self, key: KeyEvent, monitor: &Monitor) -> Effect {
+    pub fn key(&mut self, key: KeyEvent, monitor: &Monitor) -> Errand {
         if self.typing && self.type_key(key) {
-            return Effect::None;
+            return Errand::None;
         }
         match keys::action(&key) {
             Some(action) => self.act(action, monitor),
-            None => Effect::None,
+            None => Errand::None,
         }
     }
 
@@ -234,18 +235,18 @@ impl View {
         true
     }
 
-    pub fn act(&mut self, action: Action, monitor: &Monitor) -> Effect {
+    pub fn act(&mut self, action: Action, monitor: &Monitor) -> Errand {
         if self.help {
             if matches!(action, Action::Help | Action::Back) {
                 self.help = false;
             }
             return match action {
-                Action::Quit => Effect::Quit,
-                _ => Effect::None,
+                Action::Quit => Errand::Quit,
+                _ => Errand::None,
             };
         }
         match action {
-            Action::Quit => return Effect::Quit,
+            Action::Quit => return Errand::Quit,
             Action::Help => self.help = true,
             Action::Up => self.step(monitor, -1),
             Action::Down => self.step(monitor, 1),
@@ -290,16 +291,16 @@ impl View {
                     .and_then(|(_, _, _, job)| job.pipeline_url())
                     .map(str::to_owned);
                 return match (url, action) {
-                    (Some(url), Action::Open) => Effect::Open(url),
-                    (Some(url), _) => Effect::Copy(url),
+                    (Some(url), Action::Open) => Errand::Open(url),
+                    (Some(url), _) => Errand::Copy(url),
                     (None, _) => {
                         self.flash("no job with a pipelineUrl is selected".into());
-                        Effect::None
+                        Errand::None
                     }
                 };
             }
         }
-        Effect::None
+        Errand::None
     }
 
     fn back(&mut self) {

@@ -113,7 +113,7 @@ enum Route {
     /// by [`Handoff::accept`], on the request's task. The writer decides with the guard; it is
     /// shared only so that [`Handoff::precheck`] can look at it.
     Journal {
-        jobs: std_mpsc::Sender<Job>,
+        jobs: std_mpsc::Sender<Queued>,
         guard: Arc<Mutex<Guard>>,
     },
     /// Numbered and sent on by the request's task.
@@ -147,7 +147,7 @@ impl Stopped {
     }
 }
 
-struct Job {
+struct Queued {
     draft: Draft,
     fingerprint: Option<Fingerprint>,
     /// The journal line, serialized on the request's task.
@@ -264,7 +264,7 @@ impl Handoff {
         )
         .map_err(|err| HandoffError::Encode(Arc::new(err)))?;
         let (reply, answer) = oneshot::channel();
-        jobs.send(Job {
+        jobs.send(Queued {
             draft,
             fingerprint,
             line,
@@ -352,15 +352,15 @@ struct Writer {
     counts: Arc<Counts>,
 }
 
-/// What becomes of one job in a batch.
-enum Outcome {
+/// What becomes of one queued delivery in a batch.
+enum Filing {
     Stored(Box<Delivery>),
     Duplicate(u64),
     Refused(HandoffError),
 }
 
 impl Writer {
-    fn run(mut self, queue: std_mpsc::Receiver<Job>) {
+    fn run(mut self, queue: std_mpsc::Receiver<Queued>) {
         while let Ok(first) = queue.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -373,7 +373,7 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<Job>) {
+    fn commit(&mut self, batch: Vec<Queued>) {
         let now = Utc::now();
         let mut next_id = self.next_id;
         let mut lines = Vec::new();
@@ -397,15 +397,15 @@ impl Writer {
             }
             drop(guard);
             let outcome = match verdict {
-                Verdict::Duplicate(id) => Outcome::Duplicate(id),
-                Verdict::Replayed => Outcome::Refused(HandoffError::SignatureReused),
+                Verdict::Duplicate(id) => Filing::Duplicate(id),
+                Verdict::Replayed => Filing::Refused(HandoffError::SignatureReused),
                 Verdict::New => match next_id {
-                    None => Outcome::Refused(HandoffError::NoIdLeft),
+                    None => Filing::Refused(HandoffError::NoIdLeft),
                     Some(id) => {
                         let delivery = job.draft.numbered(id);
                         job.line.write_numbered(id, &mut lines);
                         next_id = id.checked_add(1);
-                        Outcome::Stored(Box::new(delivery))
+                        Filing::Stored(Box::new(delivery))
                     }
                 },
             };
@@ -427,14 +427,14 @@ impl Writer {
             let first_of_batch = self.next_id.unwrap_or(u64::MAX);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let answer = match outcome {
-                    Outcome::Stored(_) => Err(err.clone()),
+                    Filing::Stored(_) => Err(err.clone()),
                     // A redelivery of something in this very batch shares its fate.
-                    Outcome::Duplicate(id) if id >= first_of_batch => Err(err.clone()),
-                    Outcome::Duplicate(id) => Ok(Accepted {
+                    Filing::Duplicate(id) if id >= first_of_batch => Err(err.clone()),
+                    Filing::Duplicate(id) => Ok(Accepted {
                         id,
                         duplicate: true,
                     }),
-                    Outcome::Refused(err) => Err(err),
+                    Filing::Refused(err) => Err(err),
                 };
                 let _ = reply.send(answer);
             }
@@ -447,7 +447,7 @@ impl Writer {
         let mut answers = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             answers.push(match outcome {
-                Outcome::Stored(delivery) => {
+                Filing::Stored(delivery) => {
                     let id = delivery.id;
                     // Stored is what counts; a watcher that has gone away will see it in the
                     // journal next time.
@@ -460,14 +460,14 @@ impl Writer {
                         duplicate: false,
                     })
                 }
-                Outcome::Duplicate(id) => {
+                Filing::Duplicate(id) => {
                     self.counts.duplicates.fetch_add(1, Ordering::Relaxed);
                     Ok(Accepted {
                         id,
                         duplicate: true,
                     })
                 }
-                Outcome::Refused(err) => Err(err),
+                Filing::Refused(err) => Err(err),
             });
         }
         for (reply, answer) in replies.into_iter().zip(answers) {

@@ -37,38 +37,38 @@ struct Chunk {
 }
 
 /// A chunk's entries, with line numbers counted from the chunk's start.
-struct Parsed {
+struct ParsedChunk {
     entries: Vec<Entry>,
     lines: u64,
     skipped: bool,
 }
 
-enum Job {
+enum Chore {
     Parse(Chunk),
     /// Entries the consumer is done with, dropped where they were allocated.
     Free(Vec<Entry>),
 }
 
 pub(super) struct Worker {
-    jobs: mpsc::Sender<Job>,
-    parsed: mpsc::Receiver<Parsed>,
+    jobs: mpsc::Sender<Chore>,
+    parsed: mpsc::Receiver<ParsedChunk>,
 }
 
 impl Worker {
     pub(super) fn start(n: usize) -> io::Result<Worker> {
-        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (jobs, job_rx) = mpsc::channel::<Chore>();
         let (parsed_tx, parsed) = mpsc::channel();
         std::thread::Builder::new()
             .name(format!("pipetop-parse-{n}"))
             .spawn(move || {
                 for job in job_rx {
                     match job {
-                        Job::Parse(chunk) => {
+                        Chore::Parse(chunk) => {
                             if parsed_tx.send(parse_chunk(&chunk)).is_err() {
                                 return;
                             }
                         }
-                        Job::Free(entries) => drop(entries),
+                        Chore::Free(entries) => drop(entries),
                     }
                 }
             })?;
@@ -83,7 +83,7 @@ enum InFlight {
         bytes: u64,
         first_of_file: bool,
     },
-    Parsed(Parsed, u64, bool),
+    Parsed(ParsedChunk, u64, bool),
     Skipped(Skipped),
 }
 
@@ -213,7 +213,7 @@ impl Reader {
     pub fn give_back(&mut self, batch: Batch) {
         if let Some(worker) = batch.worker.and_then(|n| self.workers.get(n)) {
             // A worker that is gone cannot free them; they are dropped here instead.
-            let _ = worker.jobs.send(Job::Free(batch.entries));
+            let _ = worker.jobs.send(Chore::Free(batch.entries));
         }
     }
 
@@ -226,14 +226,14 @@ impl Reader {
         }
         let worker = self.next_worker;
         self.next_worker = (worker + 1) % self.workers.len();
-        let in_flight = match self.workers[worker].jobs.send(Job::Parse(chunk)) {
+        let in_flight = match self.workers[worker].jobs.send(Chore::Parse(chunk)) {
             Ok(()) => InFlight::Parsing {
                 worker,
                 bytes,
                 first_of_file,
             },
-            Err(mpsc::SendError(Job::Parse(chunk))) => parse_here(&chunk),
-            Err(mpsc::SendError(Job::Free(_))) => return,
+            Err(mpsc::SendError(Chore::Parse(chunk))) => parse_here(&chunk),
+            Err(mpsc::SendError(Chore::Free(_))) => return,
         };
         self.in_flight.push_back(in_flight);
     }
@@ -317,8 +317,8 @@ impl Reader {
 }
 
 /// Every line of a chunk, in order: blank lines are passed over, the others become an entry.
-fn parse_chunk(chunk: &Chunk) -> Parsed {
-    let mut parsed = Parsed {
+fn parse_chunk(chunk: &Chunk) -> ParsedChunk {
+    let mut parsed = ParsedChunk {
         entries: Vec::with_capacity(chunk.bytes.len() / 512 + 1),
         lines: 0,
         skipped: false,

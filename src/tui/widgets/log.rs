@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     {
                         spans.push(Span::styled(format!("  {}", safe(name)), theme.label()));
                     }
-                    if let Some(note) = accepted.effect.note() {
+                    if let Some(note) = accepted.fate.note() {
                         spans.push(Span::styled(format!("  ({note})"), theme.label()));
                     }
                     Line::from(spans)

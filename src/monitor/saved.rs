@@ -1,12 +1,15 @@
-//! The monitor written out whole and read back, so a restart can show the screen as it was
-//! without applying every delivery in the journal again: reading the snapshot costs what the
-//! monitor holds (bounded by [`Limits`]), not what the journal holds.
+//! The saved monitor: the monitor written out whole and read back, so a restart can show the
+//! screen as it was without applying every delivery in the journal again. Reading it costs
+//! what the monitor holds (bounded by [`Limits`]), not what the journal holds.
 //!
-//! A snapshot is one JSON document. Everything that can be derived is left out and made again
-//! on reading: the index of pipelines, every count of jobs and runs (per stage, run, pipeline
-//! and in all), the log's delivery ids, and the sharing of names, URLs and checkouts. So a
-//! snapshot that was edited by hand can show something untrue, but cannot make the counts
+//! A saved monitor is one JSON document. Everything that can be derived is left out and made
+//! again on reading: the index of pipelines, every count of jobs and runs (per stage, run,
+//! pipeline and in all), the log's delivery ids, and the sharing of names, URLs and checkouts.
+//! So a saved monitor edited by hand can show something untrue, but cannot make the counts
 //! disagree with what they count.
+//!
+//! The errors still say "snapshot": they end up in the footer about the file beside the
+//! journal, `<journal>.snapshot`, which keeps its name.
 
 use super::log::EventLog;
 use super::model::{Checkouts, Names, Pipeline};
@@ -14,20 +17,22 @@ use super::{LastDelivery, Limits, Monitor, StatusCounts, Totals};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Changes whenever what a snapshot holds changes, in shape or in meaning (a field counted
-/// differently); a snapshot of another format is not read. A change of shape alone would also
+/// Changes whenever what a saved monitor holds changes, in shape or in meaning (a field counted
+/// differently); a saved monitor of another format is not read. A change of shape alone would also
 /// fail to read, but only a new format says so plainly.
 ///
 /// 2: test deliveries and bodies that are not job notifications are log entries of their own,
 /// where format 1 filed them under an "unknown pipeline".
-const SNAPSHOT_FORMAT: u32 = 2;
+const SAVED_FORMAT: u32 = 2;
 
-/// Why a snapshot was not used, short enough for the TUI's footer.
+/// Why a saved monitor was not used, short enough for the TUI's footer.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
+    /// The footer shows only this error's own words, so they say the cause too; `source()`
+    /// still hands it to whatever walks the chain.
     #[error("not a snapshot this version reads: {0}")]
-    Unreadable(serde_json::Error),
-    #[error("snapshot format {found}; this pipetop reads {SNAPSHOT_FORMAT}")]
+    Unreadable(#[source] serde_json::Error),
+    #[error("snapshot format {found}; this pipetop reads {SAVED_FORMAT}")]
     Format { found: u32 },
     #[error("made with other limits")]
     Limits,
@@ -58,7 +63,7 @@ struct In {
     log: EventLog,
 }
 
-/// Just the format, read first, so a snapshot from another version is named as such rather
+/// Just the format, read first, so a saved monitor from another version is named as such rather
 /// than as whatever field it lacks.
 #[derive(Deserialize)]
 struct Format {
@@ -71,7 +76,7 @@ impl Monitor {
         serde_json::to_writer(
             out,
             &Out {
-                format: SNAPSHOT_FORMAT,
+                format: SAVED_FORMAT,
                 limits: &self.limits,
                 last_delivery: self.last_delivery,
                 totals: &self.totals,
@@ -87,7 +92,7 @@ impl Monitor {
     /// monitor, which applying further deliveries changes as it would have changed the saved one.
     pub fn restore(bytes: &[u8], limits: Limits) -> Result<Monitor, RestoreError> {
         let format: Format = serde_json::from_slice(bytes).map_err(RestoreError::Unreadable)?;
-        if format.format != SNAPSHOT_FORMAT {
+        if format.format != SAVED_FORMAT {
             return Err(RestoreError::Format {
                 found: format.format,
             });
@@ -193,6 +198,21 @@ mod tests {
         assert!(totals.rejected > 0 && live.run_total() > 1 && live.job_total() > 1);
     }
 
+    /// Saved by pipetop in format 2 before the monitor's types were renamed (100 of the varied
+    /// deliveries, small limits): it still reads, shows what it showed, and is written back
+    /// byte for byte.
+    #[test]
+    fn a_monitor_saved_by_an_earlier_release_reads_back_and_saves_the_same_json() {
+        let earlier = include_bytes!("../../tests/fixtures/saved-monitor-format-2.json");
+        let restored = Monitor::restore(earlier, limits()).unwrap();
+        assert_eq!(saved(&restored), earlier);
+        let mut live = Monitor::new(limits());
+        for ingest in traffic(100) {
+            live.apply(&ingest);
+        }
+        assert_eq!(state(&restored), state(&live));
+    }
+
     #[test]
     fn restored_names_and_checkouts_are_shared_as_applied_ones_are() {
         let mut live = Monitor::new(Limits::default());
@@ -271,10 +291,10 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(128))]
 
-            /// A snapshot edited by hand, anywhere, is refused in one sentence or restored into
-            /// a monitor that takes further deliveries like any other.
+            /// A saved monitor edited by hand, anywhere, is refused in one sentence or restored
+            /// into a monitor that takes further deliveries like any other.
             #[test]
-            fn an_edited_snapshot_is_refused_or_goes_on_working(
+            fn a_saved_monitor_edited_by_hand_is_refused_or_goes_on_working(
                 edits in proptest::collection::vec((any::<prop::sample::Index>(), replacement()), 1..6)
             ) {
                 let traffic = traffic(400);
@@ -331,6 +351,11 @@ mod tests {
             err.to_string()
                 .starts_with("not a snapshot this version reads: EOF"),
             "{err}"
+        );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(
+            cause.is_some_and(|cause| cause.starts_with("EOF")),
+            "{err:?}"
         );
     }
 }

@@ -1,0 +1,161 @@
+//! A job's latest known status in one run, and the update an event brings it.
+
+use super::fate::Fate;
+use super::shared::{bounded, same};
+use crate::delivery::Delivery;
+use crate::gitee::Status;
+use crate::monitor::Limits;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// A job's latest known status in one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobState {
+    pub(super) name: Option<Arc<str>>,
+    pub(super) status: Status,
+    pub(super) code: Option<Arc<str>>,
+    pub(super) status_name: Option<Arc<str>>,
+    /// Shared with the job it replaced or the stage's first job when the text is the same.
+    pub(super) pipeline_url: Option<Arc<str>>,
+    updated_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    delivery_id: u64,
+    /// The fields of that delivery that arrived in another shape; nearly always none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    misfits: Option<Arc<Misfits>>,
+}
+
+/// The fields of a delivery that arrived in a shape their type cannot hold
+/// ([`Notification::misfits`](crate::gitee::Notification::misfits)), as the detail pane shows
+/// them: each one's note and its value as received, in compact JSON, cleaned and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misfits {
+    pub shown: Box<[(Box<str>, Box<str>)]>,
+    /// How many more there were than are shown.
+    pub more: usize,
+}
+
+impl Misfits {
+    /// Kept per job: a body made of nothing but misfits costs a job no more than this many.
+    const SHOWN: usize = 8;
+
+    fn of(delivery: &Delivery, limits: &Limits) -> Option<Arc<Misfits>> {
+        let all = delivery.notification.misfits();
+        if all.is_empty() {
+            return None;
+        }
+        let shown = all
+            .iter()
+            .take(Self::SHOWN)
+            .map(|misfit| {
+                let note = bounded(&misfit.to_string(), limits.text).into();
+                let raw = bounded(&misfit.raw.to_string(), limits.text).into();
+                (note, raw)
+            })
+            .collect();
+        Some(Arc::new(Misfits {
+            shown,
+            more: all.len().saturating_sub(Self::SHOWN),
+        }))
+    }
+}
+
+impl JobState {
+    /// `known` is a URL already stored nearby, reused when the update's raw URL reads the same:
+    /// stored URLs are clean and bounded, and cleaning such text leaves it unchanged, so only
+    /// a different URL is cleaned and copied.
+    pub(super) fn new(
+        update: &JobUpdate,
+        known: Option<Arc<str>>,
+        delivery: &Delivery,
+        limits: &Limits,
+    ) -> JobState {
+        let pipeline_url = update.pipeline_url.map(|url| match known {
+            Some(known) if *known == *url => known,
+            _ => Arc::from(bounded(url, limits.url)),
+        });
+        JobState {
+            name: update.job.clone(),
+            status: update.status,
+            code: update.code.clone(),
+            status_name: update.status_name.clone(),
+            pipeline_url,
+            updated_at: delivery.received_at,
+            sent_at: delivery.sent_at,
+            delivery_id: delivery.id,
+            misfits: Misfits::of(delivery, limits),
+        }
+    }
+
+    /// Why an update must not replace this state, if it must not: it says nothing new, it is
+    /// older by the sender's clock, or it would turn a final status back into an unfinished one.
+    /// Without both sender timestamps, arrival order decides, and the update arrived later.
+    pub(super) fn supersedes(&self, update: &JobUpdate) -> Option<Fate> {
+        if same(self.code.as_ref(), update.code.as_ref())
+            && same(self.status_name.as_ref(), update.status_name.as_ref())
+        {
+            return Some(Fate::Duplicate);
+        }
+        if let (Some(current), Some(new)) = (self.sent_at, update.sent_at)
+            && new < current
+        {
+            return Some(Fate::Stale);
+        }
+        if self.status.is_final() && !update.status.is_final() {
+            return Some(Fate::Stale);
+        }
+        None
+    }
+
+    /// The `jobName`, or `None` when the event did not carry one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The `statusCode` as sent (so unknown codes can be shown).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The `statusName` as sent; it may be localised.
+    pub fn status_name(&self) -> Option<&str> {
+        self.status_name.as_deref()
+    }
+
+    pub fn pipeline_url(&self) -> Option<&str> {
+        self.pipeline_url.as_deref()
+    }
+
+    /// When this status arrived (this machine's clock).
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// The delivery that set this status.
+    pub fn delivery_id(&self) -> u64 {
+        self.delivery_id
+    }
+
+    /// The fields of that delivery that arrived in another shape, if any did.
+    pub fn misfits(&self) -> Option<&Misfits> {
+        self.misfits.as_deref()
+    }
+}
+
+/// One event's job fields, cleaned and bounded (the URL when stored), ready to store.
+#[derive(Debug, Clone)]
+pub(crate) struct JobUpdate<'a> {
+    pub stage: Option<Arc<str>>,
+    pub job: Option<Arc<str>>,
+    pub status: Status,
+    pub code: Option<Arc<str>>,
+    pub status_name: Option<Arc<str>>,
+    /// Raw, borrowed from the delivery: cleaned and copied only if a job stores it anew.
+    pub pipeline_url: Option<&'a str>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
