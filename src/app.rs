@@ -5,12 +5,12 @@
 //! 2. [`Store::open`]: open the journal before saying we listen, so an unusable one is one
 //!    sentence and exit 1; it brings back every fingerprint the guard still needs.
 //! 3. [`announce`]: say on stderr where deliveries go and how they are checked.
-//! 4. [`Feed::start`]: the channel, with the journal's history put on it ahead of live
+//! 4. `Feed::start`: the channel, with the journal's history put on it ahead of live
 //!    deliveries, and the saved screen read back, while the receiver already answers.
 //! 5. [`Store::start`]: the writer that numbers, guards and journals each delivery.
-//! 6. [`consume`]: the TUI or the JSON-lines printer, until the user quits or stdout closes.
+//! 6. `consume`: the TUI or the JSON-lines printer, until the user quits or stdout closes.
 //! 7. Serve until a signal or the consumer stops, with [`SHUTDOWN_GRACE`] for requests in
-//!    flight; then [`close`]: the writer's last sync, the consumer's end, and the saved screen.
+//!    flight; then `close`: the writer's last sync, the consumer's end, and the saved screen.
 
 use crate::cli::WatchArgs;
 use crate::delivery::{CHANNEL_CAPACITY, Ingest, Progress};

@@ -27,7 +27,7 @@
 //! facing the internet needs: a header read timeout (which also closes idle keep-alive
 //! connections), a write timeout for clients that stop reading, a bound on concurrent
 //! connections at which the ones between requests make room for new ones (see
-//! [`connections`]), and a graceful stop that finishes the requests in
+//! `connections`), and a graceful stop that finishes the requests in
 //! flight and closes the rest at once.
 
 mod connections;

@@ -1,6 +1,14 @@
 //! The history reader that uses every core: one thread reads the files in chunks of whole lines
 //! and deals them to parsing threads in turn, and takes the parsed chunks back in the same turn,
-//! which keeps the entries in file order.
+//! which keeps the entries in file order. A batch the consumer is done with is handed back to
+//! the thread that parsed it, to be freed there ([`Reader::give_back`]).
+//!
+//! Both are kept because a start over a large journal waits for them. `examples/replay.rs
+//! load` over 1,000,000 generated lines (800 MB), alternating builds, 2 December, load average
+//! 3.5-4: this reader 4.3, 4.6, 4.9 s; parsing on the replay thread alone (`History::read(0)`)
+//! 5.9, 6.2, 6.2, 6.8 s (+35 % at the median); parsing threads but every batch freed where it
+//! was last used 12.4, 14.4 s (freeing on another thread than the allocating one makes both
+//! queue on glibc's arena lock).
 
 use super::Part;
 use super::history::{Entry, Skipped, Why};
