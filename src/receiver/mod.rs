@@ -65,7 +65,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The webhook path, starting with `/`.
     pub path: String,
-    /// `None` turns verification off: every delivery is accepted with [`Auth::None`].
+    /// `None` turns verification off: every delivery is accepted with [`Auth::None`](crate::gitee::Auth::None).
     pub verifier: Option<Verifier>,
     /// Largest body accepted, in bytes.
     pub max_body: usize,

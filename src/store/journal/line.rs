@@ -86,7 +86,7 @@ struct EntryIn {
 pub struct Unnumbered(Vec<u8>);
 
 impl Unnumbered {
-    /// The line for a delivery received at `received_at`; see [`line`].
+    /// The line for a delivery received at `received_at`; see [`line()`].
     pub fn new(
         received_at: &DateTime<Utc>,
         sent_at: Option<&DateTime<Utc>>,

@@ -23,8 +23,8 @@
 //!
 //! This file holds the journal file itself: opening, locking, rotating, appending and syncing,
 //! and the backwards read a start makes for the last id and the guard's fingerprints. The line
-//! format is in [`line`], which lines a start reads back in [`history`], and the reading on
-//! every core in [`reader`].
+//! format is in `line`, which lines a start reads back in `history`, and the reading on
+//! every core in `reader`.
 
 mod history;
 mod line;

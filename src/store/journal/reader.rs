@@ -95,7 +95,7 @@ enum InFlight {
     Skipped(Skipped),
 }
 
-/// Reads [`History`] in batches; see [`History::read`].
+/// Reads [`History`](super::History) in batches; see [`History::read`](super::History::read).
 pub struct Reader {
     parts: std::vec::IntoIter<Part>,
     current: Option<Reading>,
@@ -146,7 +146,7 @@ impl Reader {
         }
     }
 
-    /// Bytes of the entries handed out so far, for progress against [`History::total_bytes`].
+    /// Bytes of the entries handed out so far, for progress against [`History::total_bytes`](super::History::total_bytes).
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
     }
