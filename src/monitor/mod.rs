@@ -18,7 +18,7 @@ pub use filter::{Filter, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
     Checkout, DropReason, Fate, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
-    StageProgress, StatusCounts, bounded, derive_status,
+    StageProgress, StatusCounts, derive_status,
 };
 pub use saved::RestoreError;
 
@@ -214,7 +214,7 @@ impl Monitor {
         self.totals.rejected += 1;
         let entry = RejectedEntry {
             status: rejection.status,
-            reason: bounded(&rejection.reason, self.limits.text).into(),
+            reason: crate::text::clean(&rejection.reason, self.limits.text).into(),
             peer: rejection.peer,
         };
         self.log
@@ -326,7 +326,11 @@ impl Monitor {
     /// Logs a delivery that is no job's status, and touches no pipeline.
     fn note(&mut self, delivery: &Delivery, kind: Noted) -> Applied {
         let text = self.limits.text;
-        let kept = |header: &Option<Box<str>>| header.as_deref().map(|h| bounded(h, text).into());
+        let kept = |header: &Option<Box<str>>| {
+            header
+                .as_deref()
+                .map(|h| crate::text::clean(h, text).into())
+        };
         let entry = NotedEntry {
             delivery_id: delivery.id,
             kind,

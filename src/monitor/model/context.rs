@@ -1,10 +1,10 @@
 //! What describes a run besides its jobs: the sources and globalParams of a delivery, kept as
 //! a copy, and the repository, branch and commit that search looks at.
 
-use super::shared::bounded;
 use crate::delivery::{Delivery, Headers};
 use crate::gitee::payload::{restore_up_params_forms, up_params_forms};
 use crate::gitee::{Auth, GlobalParam, Source, UpParamsForm};
+use crate::text::clean;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
 
@@ -138,7 +138,7 @@ pub(super) fn gitee_go(
 }
 
 pub(crate) fn checkouts(sources: &[Source], max_chars: usize) -> Arc<[Checkout]> {
-    let keep = |text: &Option<String>| text.as_deref().map(|t| bounded(t, max_chars).into());
+    let keep = |text: &Option<String>| text.as_deref().map(|t| clean(t, max_chars).into());
     gitee_go(sources)
         .map(|(repo_path, branch, commit_id)| Checkout {
             repo_path: keep(repo_path),

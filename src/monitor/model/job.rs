@@ -1,10 +1,11 @@
 //! A job's latest known status in one run, and the update an event brings it.
 
 use super::fate::Fate;
-use super::shared::{bounded, same};
+use super::shared::same;
 use crate::delivery::Delivery;
 use crate::gitee::Status;
 use crate::monitor::Limits;
+use crate::text::clean;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -49,8 +50,8 @@ impl Misfits {
             .iter()
             .take(Self::SHOWN)
             .map(|misfit| {
-                let note = bounded(&misfit.to_string(), limits.text).into();
-                let raw = bounded(&misfit.raw.to_string(), limits.text).into();
+                let note = clean(&misfit.to_string(), limits.text).into();
+                let raw = clean(&misfit.raw.to_string(), limits.text).into();
                 (note, raw)
             })
             .collect();
@@ -73,7 +74,7 @@ impl JobState {
     ) -> JobState {
         let pipeline_url = update.pipeline_url.map(|url| match known {
             Some(known) if *known == *url => known,
-            _ => Arc::from(bounded(url, limits.url)),
+            _ => Arc::from(clean(url, limits.url)),
         });
         JobState {
             name: update.job.clone(),

@@ -20,5 +20,4 @@ pub(crate) use job::JobUpdate;
 pub use job::{JobState, Misfits};
 pub use pipeline::{Pipeline, PipelineKey};
 pub use run::{Run, Stage, StageProgress, StatusCounts, derive_status};
-pub use shared::bounded;
 pub(crate) use shared::{Checkouts, Names};

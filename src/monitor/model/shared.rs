@@ -2,7 +2,6 @@
 //! and the cleaning every text from the network goes through before it is kept.
 
 use super::context::Checkout;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Checkouts read back from a saved monitor, each distinct list kept once, as runs and the log
@@ -57,7 +56,7 @@ impl Names {
         if let Some(known) = self.set.get(raw) {
             return known.clone();
         }
-        let clean = bounded(raw, self.max_chars);
+        let clean = crate::text::clean(raw, self.max_chars);
         if let Some(known) = self.set.get(clean.as_ref()) {
             return known.clone();
         }
@@ -74,11 +73,4 @@ impl Names {
             *name = self.get(name);
         }
     }
-}
-
-/// Text from the network made safe to keep and show: escape sequences, control characters and
-/// bidirectional overrides removed whole (see [`crate::text::clean`]), and anything wider than
-/// `max_width` terminal columns cut with `…`.
-pub fn bounded(raw: &str, max_width: usize) -> Cow<'_, str> {
-    crate::text::clean(raw, max_width)
 }

@@ -144,10 +144,10 @@ fn the_log_is_a_ring_of_accepted_and_rejected_alike() {
 
 #[test]
 fn text_from_the_network_is_cleaned_and_bounded() {
-    assert_eq!(bounded("plain", 10), "plain");
-    assert_eq!(bounded("a\u{1b}[31mred\n", 20), "ared ");
-    assert_eq!(bounded("abcdefgh", 4), "abc…");
-    assert_eq!(bounded("构建构建", 3), "构…");
+    assert_eq!(crate::text::clean("plain", 10), "plain");
+    assert_eq!(crate::text::clean("a\u{1b}[31mred\n", 20), "ared ");
+    assert_eq!(crate::text::clean("abcdefgh", 4), "abc…");
+    assert_eq!(crate::text::clean("构建构建", 3), "构…");
 
     let mut monitor = Monitor::new(Limits {
         text: 5,

@@ -3,13 +3,9 @@
 
 use super::Part;
 use super::line::TailEntry;
-use super::reader::{CHUNK, Reader, parsers};
-use crate::delivery::Delivery;
+use super::reader::{CHUNK, Entry, Reader, parsers};
 use chrono::{DateTime, Utc};
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
-use std::sync::Arc;
 
 /// The entries that were in the journal when it was opened: the previous file, then the
 /// journal, each up to the length it had then, so deliveries stored since are never read twice.
@@ -124,66 +120,6 @@ fn first_entry(
     }
     Ok(None)
 }
-
-/// An entry that could not be read back; shown as one sentence naming the file and line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    pub(super) path: Arc<Path>,
-    /// The line's number in its file (for [`Why::Unreadable`], the lines read before), counted
-    /// from delivery `after`'s line when the file was read from there.
-    pub(super) line: u64,
-    pub(super) after: Option<u64>,
-    pub(super) why: Why,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Why {
-    CutShort,
-    NotAnEntry(String),
-    /// The file could not be read from its start.
-    NoFile(String),
-    /// The file could not be read past `line`.
-    Unreadable(String),
-    /// A thread reading the history back failed.
-    Failed,
-}
-
-impl fmt::Display for Skipped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
-        let line = match self.after {
-            Some(id) => format!("{} after delivery {id}", self.line),
-            None => self.line.to_string(),
-        };
-        match &self.why {
-            Why::CutShort => write!(
-                f,
-                "journal {path}: line {line} was cut short by a crash mid-write; skipped it"
-            ),
-            Why::NotAnEntry(err) => write!(
-                f,
-                "journal {path}: line {line} is not a journal entry ({err}); skipped it"
-            ),
-            Why::NoFile(reason) => {
-                write!(
-                    f,
-                    "journal {path}: cannot read it ({reason}); skipped the file"
-                )
-            }
-            Why::Unreadable(reason) => write!(
-                f,
-                "journal {path}: cannot read past line {line} ({reason}); skipped the rest of the file"
-            ),
-            Why::Failed => write!(
-                f,
-                "journal {path}: a thread reading it back failed; skipped the rest of the history"
-            ),
-        }
-    }
-}
-
-/// One read-back entry: a delivery, or why a line was skipped.
-pub type Entry = Result<Arc<Delivery>, Skipped>;
 
 /// Reads [`History`] entry by entry.
 pub struct Entries {

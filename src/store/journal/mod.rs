@@ -30,9 +30,9 @@ mod history;
 mod line;
 mod reader;
 
-pub use history::{Entries, Entry, History, Skipped};
+pub use history::{Entries, History};
 pub use line::{Unnumbered, line, parse_line};
-pub use reader::{Batch, Reader, parsers};
+pub use reader::{Batch, Entry, Reader, Skipped, parsers};
 #[cfg(test)]
 mod tests;
 

@@ -11,9 +11,10 @@
 //! queue on glibc's arena lock).
 
 use super::Part;
-use super::history::{Entry, Skipped, Why};
 use super::line::parse_line;
+use crate::delivery::Delivery;
 use std::collections::VecDeque;
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -28,6 +29,66 @@ pub fn parsers() -> usize {
 /// How much of a file one chunk holds: about a thousand lines, enough that handing a chunk
 /// between threads costs nothing next to parsing it.
 pub(super) const CHUNK: usize = 1 << 20;
+
+/// An entry that could not be read back; shown as one sentence naming the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub(super) path: Arc<Path>,
+    /// The line's number in its file (for [`Why::Unreadable`], the lines read before), counted
+    /// from delivery `after`'s line when the file was read from there.
+    pub(super) line: u64,
+    pub(super) after: Option<u64>,
+    pub(super) why: Why,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Why {
+    CutShort,
+    NotAnEntry(String),
+    /// The file could not be read from its start.
+    NoFile(String),
+    /// The file could not be read past `line`.
+    Unreadable(String),
+    /// A thread reading the history back failed.
+    Failed,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        let line = match self.after {
+            Some(id) => format!("{} after delivery {id}", self.line),
+            None => self.line.to_string(),
+        };
+        match &self.why {
+            Why::CutShort => write!(
+                f,
+                "journal {path}: line {line} was cut short by a crash mid-write; skipped it"
+            ),
+            Why::NotAnEntry(err) => write!(
+                f,
+                "journal {path}: line {line} is not a journal entry ({err}); skipped it"
+            ),
+            Why::NoFile(reason) => {
+                write!(
+                    f,
+                    "journal {path}: cannot read it ({reason}); skipped the file"
+                )
+            }
+            Why::Unreadable(reason) => write!(
+                f,
+                "journal {path}: cannot read past line {line} ({reason}); skipped the rest of the file"
+            ),
+            Why::Failed => write!(
+                f,
+                "journal {path}: a thread reading it back failed; skipped the rest of the history"
+            ),
+        }
+    }
+}
+
+/// One read-back entry: a delivery, or why a line was skipped.
+pub type Entry = Result<Arc<Delivery>, Skipped>;
 
 /// Entries of consecutive lines, in order.
 #[derive(Debug)]
