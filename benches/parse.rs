@@ -2,7 +2,9 @@
 //! as the documentation prints it (so the tolerant parser has to repair it), and a larger
 //! notification of the kind a monorepo pipeline with many sources and parameters sends; and,
 //! as a floor, the documented sample parsed into an untyped `serde_json::Value`. The large one is
-//! also measured with the credential redaction the receiver applies after parsing.
+//! also measured with the credential redaction the receiver applies after parsing, and the
+//! documented sample is read back from the journal line pipetop writes for it, as every line is
+//! on a start without a saved screen.
 //!
 //! The `hostile` group is the other side: bodies of the largest size accepted by default
 //! (`--max-body` 1 MiB), each made of one shape that drives a part of the parser as hard as it
@@ -10,8 +12,11 @@
 //!
 //! `cargo bench --bench parse`; the results are recorded in BENCHMARKS.md.
 
+use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pipetop::gitee::{Redactor, parse_notification};
+use pipetop::delivery::Delivery;
+use pipetop::gitee::{Auth, Redactor, parse_notification};
+use pipetop::ingest::journal;
 use serde_json::json;
 use std::hint::black_box;
 
@@ -66,6 +71,22 @@ fn large_payload() -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// The line the journal holds for `body`, received and sent at pipetop's millisecond form.
+fn journal_line(body: &[u8]) -> Vec<u8> {
+    let parsed = parse_notification(body).expect("the sample parses");
+    let at = DateTime::from_timestamp_millis(1_795_000_000_123).expect("a time");
+    let delivery = Delivery {
+        id: 1,
+        received_at: at,
+        sent_at: Some(at),
+        auth: Auth::Signature,
+        repaired: parsed.repaired(),
+        headers: Default::default(),
+        notification: parsed.notification,
+    };
+    journal::line(&delivery, None).expect("the delivery serializes")
+}
+
 fn parse(c: &mut Criterion) {
     let large = large_payload();
     let mut group = c.benchmark_group("parse");
@@ -86,6 +107,12 @@ fn parse(c: &mut Criterion) {
             redactor.notification(&mut parsed.notification);
             Some(parsed)
         })
+    });
+    // A journal line: the notification and the line's two timestamps.
+    let line = journal_line(DOC_SAMPLE_JSON);
+    group.throughput(Throughput::Bytes(line.len() as u64));
+    group.bench_function("doc-sample journal line", |b| {
+        b.iter(|| journal::parse_line(black_box(&line)))
     });
     // The floor: the same bytes into an untyped tree, so the typed parser's overhead shows.
     group.throughput(Throughput::Bytes(DOC_SAMPLE_JSON.len() as u64));

@@ -2,11 +2,13 @@
 //! documented quirks, the fields that arrived in another shape, the credentials a body may
 //! carry, and the `X-Gitee-Token` signature. No IO lives here.
 
+mod lenient;
 pub mod misfit;
 pub mod parse;
 pub mod payload;
 pub mod redact;
 pub mod signature;
+mod visit;
 
 pub use misfit::Misfit;
 pub use parse::{ParseError, Parsed, parse_notification};
