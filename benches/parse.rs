@@ -16,7 +16,7 @@ use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pipetop::delivery::Delivery;
 use pipetop::gitee::{Auth, Redactor, parse_notification};
-use pipetop::ingest::journal;
+use pipetop::store::journal;
 use serde_json::json;
 use std::hint::black_box;
 
