@@ -203,17 +203,31 @@ fn post_forged(url: &str) -> u16 {
     response.status().as_u16()
 }
 
+/// The current millisecond, or one past the last one handed out when the clock has not moved
+/// on: the receiver accepts each signed (timestamp, token) pair once, so two posts in the same
+/// millisecond with different bodies would be refused as a reused signature.
+fn fresh_timestamp() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap();
+    now.max(previous + 1).to_string()
+}
+
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {
     let id = pipeline.len() as u64 * 1000 + job.len() as u64;
     post_job(url, id, pipeline, "Build", job, status);
 }
 
 fn post_job(url: &str, id: u64, pipeline: &str, stage: &str, job: &str, status: &str) {
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        .to_string();
+    let ts = fresh_timestamp();
     let body = serde_json::json!({
         "job": {
             "pipelineId": id,
@@ -238,14 +252,7 @@ fn post_job(url: &str, id: u64, pipeline: &str, stage: &str, job: &str, status: 
 
 /// Posts `body` signed, with `headers` added, at a timestamp no other call has used.
 fn post_with(url: &str, headers: &[(&str, &str)], body: &str) {
-    static LATER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let later = LATER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let ts = (SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        + later)
-        .to_string();
+    let ts = fresh_timestamp();
     let mut request = ureq::post(url)
         .header("X-Gitee-Timestamp", &ts)
         .header("X-Gitee-Token", &sign(SECRET, &ts))
