@@ -7,13 +7,13 @@
 //! field's `deserialize_with` cannot put a value that did not fit into the `extra` beside it).
 //! A `Map` allocates and hashes every key of every object: `examples/replay load` over a
 //! 1,000,000-line journal used 16.1–17.7 s of CPU against 9.2–10.5 s (9.3–14.6 s of wall clock
-//! against 4.8–8.4 s, three alternating rounds), where the rule for keeping a hand-written path
-//! is 25 %; `cargo bench --bench parse` took 2.2 × as long (the documented sample 13.3–20.0 µs
+//! against 4.8–8.4 s, three alternating rounds), where plain code would have been kept at up to
+//! a quarter more; `cargo bench --bench parse` took 2.2 × as long (the documented sample 13.3–20.0 µs
 //! against 5.9–8.7 µs). Reading every object into a list of borrowed fields first, and the lists
 //! whole before their elements, still cost 15–30 % on `load` (5.3–5.9 s against 3.4–4.9 s) in
-//! allocations alone. So here each object is read once, keys borrowed from the input, a known
-//! field's value straight into its slot and each element of `sources` and `globalParams` into
-//! its type as it streams past.
+//! allocations alone (BENCHMARKS.md, "Reading a body by hand"). So here each object is read
+//! once, keys borrowed from the input, a known field's value straight into its slot and each
+//! element of `sources` and `globalParams` into its type as it streams past.
 
 use super::lenient::{self, Fields, JOB, Listed, PARAM};
 use super::payload::{GlobalParam, Job, Notification, Source};
