@@ -402,7 +402,7 @@ mod tests {
     use super::*;
     use crate::cli::Cli;
     use crate::store::journal::Journal;
-    use crate::testing::varied;
+    use crate::testing::{draft, varied};
     use clap::Parser as _;
 
     fn args(line: &[&str]) -> WatchArgs {
@@ -464,20 +464,7 @@ mod tests {
         assert_eq!(monitor.last_delivery().unwrap().id, deliveries[39].id);
 
         let (handoff, stopped) = store.start(feed.out).unwrap();
-        let live = handoff
-            .accept(
-                crate::store::handoff::Draft {
-                    received_at: chrono::Utc::now(),
-                    sent_at: None,
-                    auth: crate::gitee::Auth::None,
-                    repaired: false,
-                    headers: Default::default(),
-                    notification: Default::default(),
-                },
-                None,
-            )
-            .await
-            .unwrap();
+        let live = handoff.accept(draft(), None).await.unwrap();
         assert_eq!(live.id, 61);
         drop(handoff);
         tokio::task::spawn_blocking(move || stopped.wait())

@@ -4,7 +4,25 @@
 use crate::delivery::Delivery;
 use crate::gitee::Auth;
 use crate::monitor::{Filter, Limits, Monitor};
+use crate::store::handoff::Draft;
 use chrono::DateTime;
+
+/// An empty notification as the receiver hands it to the writer, received now.
+pub fn draft() -> Draft {
+    Draft {
+        received_at: chrono::Utc::now(),
+        sent_at: None,
+        auth: Auth::None,
+        repaired: false,
+        headers: Default::default(),
+        notification: Default::default(),
+    }
+}
+
+/// An empty notification stored as delivery `id`, received now.
+pub fn delivery(id: u64) -> Delivery {
+    draft().numbered(id)
+}
 
 /// Bounds small enough that [`varied`] deliveries reach every one of them: pipelines, runs,
 /// stages and jobs evicted or dropped, and the log wrapping round.

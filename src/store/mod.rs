@@ -41,7 +41,7 @@ pub struct Place {
 pub struct Store {
     journal: Option<Journal>,
     /// The entries already journaled, to replay.
-    pub history: History,
+    history: History,
     /// The id the next delivery gets.
     pub first_id: u64,
     recent: Vec<Recent>,

@@ -116,24 +116,11 @@ pub fn feed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::Delivery;
-    use crate::gitee::{Auth, Notification};
+
     use crate::monitor::Monitor;
     use crate::store::journal::Journal;
-    use crate::testing::{small_limits, state, varied};
+    use crate::testing::{delivery, small_limits, state, varied};
     use chrono::Utc;
-
-    fn delivery(id: u64) -> Delivery {
-        Delivery {
-            id,
-            received_at: Utc::now(),
-            sent_at: None,
-            auth: Auth::None,
-            repaired: false,
-            headers: Default::default(),
-            notification: Notification::default(),
-        }
-    }
 
     #[test]
     fn history_read_back_on_many_threads_shows_what_applying_each_delivery_shows() {

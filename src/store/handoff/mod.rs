@@ -44,7 +44,7 @@ pub struct Draft {
 
 impl Draft {
     /// The delivery this draft becomes once it has an id.
-    fn numbered(self, id: u64) -> Delivery {
+    pub(crate) fn numbered(self, id: u64) -> Delivery {
         Delivery {
             id,
             received_at: self.received_at,

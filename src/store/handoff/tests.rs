@@ -1,16 +1,6 @@
 use super::*;
 use crate::store::journal;
-
-fn draft() -> Draft {
-    Draft {
-        received_at: Utc::now(),
-        sent_at: None,
-        auth: Auth::None,
-        repaired: false,
-        headers: Headers::default(),
-        notification: Notification::default(),
-    }
-}
+use crate::testing::{delivery, draft};
 
 fn id_of(ingest: Option<Ingest>) -> u64 {
     match ingest {
@@ -192,20 +182,7 @@ async fn a_precheck_refuses_a_reused_signature_on_either_route_and_lets_the_rest
 async fn concurrent_deliveries_keep_gapless_ids_in_journal_and_channel_order_across_rotations() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.jsonl");
-    let one = journal::line(
-        &Delivery {
-            id: 1000,
-            received_at: Utc::now(),
-            sent_at: None,
-            auth: Auth::None,
-            repaired: false,
-            headers: Default::default(),
-            notification: Notification::default(),
-        },
-        None,
-    )
-    .unwrap()
-    .len() as u64;
+    let one = journal::line(&delivery(1000), None).unwrap().len() as u64;
     // Room for a few lines only: the journal rotates again and again under the load.
     let opened = Journal::open(&path, one * 5, Utc::now()).unwrap();
     let (tx, mut rx) = mpsc::channel(1024);
