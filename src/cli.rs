@@ -9,13 +9,38 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The secret's environment variable. Read by hand rather than by clap, so a secret in the
+/// environment does not clash with an explicit `--secret-file`.
+pub const SECRET_ENV: &str = "PIPETOP_SECRET";
+
+/// Shown at the end of `--help`, as `gh` does.
+const EXAMPLES: &str = "\
+Examples:
+  PIPETOP_SECRET=123654 pipetop                 watch, verifying signatures
+  pipetop --demo                                try it with made-up pipelines, nothing kept
+  pipetop --headless | jq .notification.job     JSON lines for scripts
+  pipetop send --secret 123654 --status FAIL    post a test notification
+  pipetop config                                the settings in force, and where each came from
+
+Any long flag is also a key of the config file ($XDG_CONFIG_HOME/pipetop/config.toml), e.g.
+  listen = \"127.0.0.1:9000\"
+  [send]
+  pipeline = \"deploy\"
+";
+
 /// Watch Gitee Go pipelines live: an embedded webhook receiver that verifies each pipeline
 /// notification and shows it in the terminal, or as JSON lines without one.
 #[derive(Parser)]
-#[command(name = "pipetop", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "pipetop",
+    version,
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub watch: WatchArgs,
 }
@@ -23,93 +48,121 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Post one signed notification, to test a setup or a tunnel.
-    Send(SendArgs),
+    Send(Box<SendArgs>),
+    /// Print the settings pipetop would run with, and where each came from (command line,
+    /// environment, config file, default); the secret shows only as set or unset.
+    Config,
+    /// Print a shell completion script, e.g. `pipetop completions bash > ~/.local/share/bash-completion/completions/pipetop`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `pipetop man > ~/.local/share/man/man1/pipetop.1`.
+    Man,
+}
+
+/// Which config file is read: any long flag is a key there.
+#[derive(Args)]
+pub struct ConfigArgs {
+    /// Read settings from FILE instead of $XDG_CONFIG_HOME/pipetop/config.toml (the
+    /// platform's config directory elsewhere). The command line and the environment win over it.
+    #[arg(long, value_name = "FILE", global = true, env = "PIPETOP_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Read no config file.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
 }
 
 /// Receiving and showing notifications (the default command).
 #[derive(Args)]
 pub struct WatchArgs {
     /// Address to listen on; loopback unless you ask otherwise (use a tunnel to expose it).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787", value_parser = listen_addr)]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787", value_parser = listen_addr, env = "PIPETOP_LISTEN")]
     pub listen: SocketAddr,
 
     /// URL path that receives the webhook POSTs.
-    #[arg(long, value_name = "PATH", default_value = "/webhook", value_parser = webhook_path)]
+    #[arg(long, value_name = "PATH", default_value = "/webhook", value_parser = webhook_path, env = "PIPETOP_PATH")]
     pub path: String,
 
     #[command(flatten)]
     pub secret: SecretArgs,
 
     /// How far X-Gitee-Timestamp may be from now, either way.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration, env = "PIPETOP_TOLERANCE")]
     pub tolerance: Duration,
 
     /// Largest request body accepted, e.g. 1MiB, 512KiB or 1000000 (bytes).
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = body_size)]
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = body_size, env = "PIPETOP_MAX_BODY")]
     pub max_body: usize,
 
     /// Print one JSON line per delivery on stdout instead of the terminal UI (chosen by
     /// itself when stdout is not a terminal).
-    #[arg(long)]
+    #[arg(long, env = "PIPETOP_HEADLESS")]
     pub headless: bool,
 
     /// Feed realistic demo activity through the real, signed endpoint (with the secret given,
     /// or a random one generated for the session). Keeps no journal unless --journal is given.
-    #[arg(long)]
+    #[arg(long, env = "PIPETOP_DEMO")]
     pub demo: bool,
 
     /// The public address of this listener, e.g. a tunnel's URL: shown in the header as the
     /// URL to paste into Gitee's webhook notification form.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "PIPETOP_PUBLIC_URL")]
     pub public_url: Option<String>,
 
     /// Ring the terminal bell when a job fails.
-    #[arg(long)]
+    #[arg(long, env = "PIPETOP_BELL")]
     pub bell: bool,
 
     /// No colours (also when the NO_COLOR environment variable is set); glyphs still tell
     /// statuses apart.
-    #[arg(long)]
+    #[arg(long, env = "PIPETOP_NO_COLOR")]
     pub no_color: bool,
 
     /// With --headless: print the journal's history as JSON lines before live deliveries.
     /// Without it, headless output is live deliveries only, so a script never sees one twice.
-    #[arg(long, conflicts_with = "no_journal")]
+    #[arg(long, conflicts_with = "no_journal", env = "PIPETOP_REPLAY")]
     pub replay: bool,
 
     /// Journal file: every accepted delivery is appended and synced before it is answered, and
     /// read back on start. Default: journal.jsonl in the user's state directory
     /// (~/.local/state/pipetop on Linux).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_journal")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_journal",
+        env = "PIPETOP_JOURNAL"
+    )]
     pub journal: Option<PathBuf>,
 
     /// Past this size the journal is renamed to FILE.1 (replacing the older one) and a new one
     /// is started, so at most about twice this is kept.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = journal_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = journal_size, env = "PIPETOP_JOURNAL_MAX")]
     pub journal_max: u64,
 
     /// Keep nothing on disk: deliveries live in memory only and a restart starts empty.
-    #[arg(long)]
+    #[arg(long, env = "PIPETOP_NO_JOURNAL")]
     pub no_journal: bool,
 
     /// How long a client may take to send its request headers; also how long an idle
     /// connection stays open.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, env = "PIPETOP_HEADER_TIMEOUT")]
     pub header_timeout: Duration,
 
     /// How long a client may take to send a request body once its headers are in.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration, env = "PIPETOP_BODY_TIMEOUT")]
     pub body_timeout: Duration,
 
     /// How long an answer may wait for the client to read any of it; a client that stops
     /// reading is disconnected after this.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, env = "PIPETOP_WRITE_TIMEOUT")]
     pub write_timeout: Duration,
 
     /// Connections served at once. When all are taken, connections between requests are
     /// closed to make room for new ones; further ones wait only while every connection is in
     /// the middle of a request.
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), env = "PIPETOP_MAX_CONNECTIONS")]
     pub max_connections: u32,
 }
 

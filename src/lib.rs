@@ -9,6 +9,7 @@ pub mod gitee;
 pub mod headless;
 pub mod heap;
 pub mod monitor;
+pub mod options;
 pub mod receiver;
 pub mod send;
 pub mod store;

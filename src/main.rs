@@ -1,18 +1,43 @@
 //! The `pipetop` binary: parse the command line, pick the command, turn outcomes into exit
 //! codes (0 ok, 1 runtime error, 2 usage error from clap). The work lives in the library.
 
-use clap::Parser as _;
-use pipetop::cli::{Cli, Command, SecretArgs, SendArgs, WatchArgs};
+use clap::CommandFactory as _;
+use pipetop::cli::{Cli, Command, SECRET_ENV, SecretArgs, SendArgs, WatchArgs};
+use pipetop::options::{self, OptionsError, report};
 use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
 use pipetop::{app, io_reason};
 use std::io::Read as _;
 use std::process::ExitCode;
 
+/// A bad flag, or a bad key or value in the config file.
+const USAGE: u8 = 2;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Some(Command::Send(args)) => send(args),
-        None => watch(cli.watch),
+    let settled = match options::settle(std::env::args_os().collect()) {
+        Ok(settled) => settled,
+        Err(OptionsError::CommandLine(err)) => err.exit(),
+        Err(err) => {
+            eprintln!("pipetop: {err}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let outcome = match settled.cli.command {
+        Some(Command::Send(args)) => send(*args),
+        Some(Command::Config) => {
+            print!("{}", report::render(&settled));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "pipetop",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => man(),
+        None => watch(settled.cli.watch),
     };
     match outcome {
         Ok(code) => code,
@@ -23,10 +48,6 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// Read by hand rather than by clap, so a secret in the environment does not clash with an
-/// explicit `--secret-file`.
-const SECRET_ENV: &str = "PIPETOP_SECRET";
 
 /// The secret from `--secret`, `--secret-file` or `PIPETOP_SECRET`, in that order, if any.
 fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
@@ -59,6 +80,13 @@ fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
         anyhow::bail!("secret file {} is empty", path.display());
     }
     Ok(Some(secret.to_owned()))
+}
+
+fn man() -> anyhow::Result<ExitCode> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {

@@ -16,13 +16,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_pipetop");
 pub const WAIT: Duration = Duration::from_secs(15);
 pub const SECRET: &str = "123654";
 
-/// The binary, with no secret leaking in from the environment running the tests, and a
-/// state directory of its own, so its default journal is fresh and never the user's.
+/// The binary, with no secret or config leaking in from the environment running the tests,
+/// and state and config directories of its own, so its default journal is fresh and never the
+/// user's, and no config file of the user's is read.
 pub fn pipetop() -> Command {
     let mut command = Command::new(BIN);
     command
         .env_remove("PIPETOP_SECRET")
-        .env("XDG_STATE_HOME", scratch_dir("state"));
+        .env_remove("PIPETOP_CONFIG")
+        .env("XDG_STATE_HOME", scratch_dir("state"))
+        .env("XDG_CONFIG_HOME", scratch_dir("config"));
     command
 }
 
