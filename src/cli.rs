@@ -219,11 +219,56 @@ pub struct SendArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub build: u64,
 
+    /// The statusName (Gitee may localise it); by default the status's word, e.g. Failed.
+    #[arg(long, value_name = "NAME")]
+    pub status_name: Option<String>,
+
+    /// The pipelineUrl; by default one made up from the pipeline and build.
+    #[arg(long, value_name = "URL")]
+    pub pipeline_url: Option<String>,
+
+    /// The GITEE_GO source's repoPath, e.g. acme/api.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
+
+    /// The GITEE_GO source's branch.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+
+    /// The GITEE_GO source's commitId.
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+
+    /// The PIPELINE source's buildNumber: the upstream run that triggered this one.
+    #[arg(long, value_name = "N")]
+    pub upstream_build: Option<u64>,
+
+    /// One of the PIPELINE source's upParams (repeatable); sent as Gitee does, a string
+    /// holding a JSON object.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub up_param: Vec<(String, String)>,
+
+    /// A CODE_LEVEL_ARTIFACT source (repeatable).
+    #[arg(long, value_name = "REPO:VERSION", value_parser = artifact)]
+    pub artifact: Vec<(String, String)>,
+
+    /// One of the globalParams (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub param: Vec<(String, String)>,
+
+    /// Send it as Gitee's test delivery (X-Gitee-Ping: true): journaled and logged, no
+    /// pipeline row.
+    #[arg(long)]
+    pub ping: bool,
+
     /// Send this file's bytes as they are instead of a built notification ("-" for stdin).
     #[arg(
         long,
         value_name = "PAYLOAD",
-        conflicts_with_all = ["status", "pipeline", "stage", "job", "build"]
+        conflicts_with_all = [
+            "status", "pipeline", "stage", "job", "build", "status_name", "pipeline_url",
+            "repo", "branch", "commit", "upstream_build", "up_param", "artifact", "param",
+        ]
     )]
     pub file: Option<PathBuf>,
 }
@@ -254,6 +299,24 @@ fn secret(text: &str) -> Result<Secret, String> {
         Err("the secret is empty; leave it unset to turn verification off".into())
     } else {
         Ok(Secret::new(text))
+    }
+}
+
+/// `KEY=VALUE`, split at the first `=`; the value may be empty, the key may not.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE, e.g. IMAGE_TAG=v1.2".into()),
+    }
+}
+
+/// `REPO:VERSION`, split at the first `:`.
+fn artifact(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((repo, version)) if !repo.is_empty() && !version.is_empty() => {
+            Ok((repo.to_owned(), version.to_owned()))
+        }
+        _ => Err("expected REPO:VERSION, e.g. release-bundles:2.4.1".into()),
     }
 }
 

@@ -117,6 +117,15 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
             stage: args.stage,
             job: args.job,
             build: args.build,
+            status_name: args.status_name,
+            pipeline_url: args.pipeline_url,
+            repo: args.repo,
+            branch: args.branch,
+            commit: args.commit,
+            upstream_build: args.upstream_build,
+            up_params: args.up_param,
+            artifacts: args.artifact,
+            params: args.param,
         }),
     };
     let mode = if args.password {
@@ -125,7 +134,12 @@ fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         TokenMode::Signature
     };
     let sender = Sender::new(args.url, secret, mode);
-    let reply = sender.post(&body)?;
+    let ping: &[(&str, &str)] = if args.ping {
+        &[("X-Gitee-Ping", "true")]
+    } else {
+        &[]
+    };
+    let reply = sender.post_with(&body, ping)?;
     // The answer comes from whatever listens at the URL: cleaned like all network text.
     println!("HTTP {} {}", reply.status, reply.reason);
     println!("{}", reply.shown_body());

@@ -10,7 +10,8 @@ use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The job fields of a built notification.
+/// The fields of a built notification: the job's, and every source and parameter a real
+/// delivery can carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFields {
     pub status: String,
@@ -18,6 +19,21 @@ pub struct JobFields {
     pub stage: String,
     pub job: String,
     pub build: u64,
+    /// `statusName`; by default the status's word (`Failed`), or the code when unknown.
+    pub status_name: Option<String>,
+    /// `pipelineUrl`; by default one derived from the pipeline and build.
+    pub pipeline_url: Option<String>,
+    /// A `GITEE_GO` source, when any of its three fields is given.
+    pub repo: Option<String>,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    /// A `PIPELINE` source (the upstream run), when its build or any `upParams` is given.
+    pub upstream_build: Option<u64>,
+    pub up_params: Vec<(String, String)>,
+    /// One `CODE_LEVEL_ARTIFACT` source per (repository, version).
+    pub artifacts: Vec<(String, String)>,
+    /// `globalParams`, in order.
+    pub params: Vec<(String, String)>,
 }
 
 impl Default for JobFields {
@@ -28,6 +44,15 @@ impl Default for JobFields {
             stage: "Build".into(),
             job: "Build".into(),
             build: 1,
+            status_name: None,
+            pipeline_url: None,
+            repo: None,
+            branch: None,
+            commit: None,
+            upstream_build: None,
+            up_params: Vec::new(),
+            artifacts: Vec::new(),
+            params: Vec::new(),
         }
     }
 }
@@ -36,11 +61,18 @@ impl Default for JobFields {
 /// name, so the same name always lands on the same pipeline and different names never merge.
 pub fn notification_body(fields: &JobFields) -> Vec<u8> {
     let status = crate::gitee::Status::from_code(&fields.status);
-    let status_name = match status {
-        crate::gitee::Status::Unknown => fields.status.clone(),
-        known => capitalized(known.word()),
+    let status_name = match (&fields.status_name, status) {
+        (Some(name), _) => name.clone(),
+        (None, crate::gitee::Status::Unknown) => fields.status.clone(),
+        (None, known) => capitalized(known.word()),
     };
     let pipeline_id = pipeline_id(&fields.pipeline);
+    let pipeline_url = fields.pipeline_url.clone().unwrap_or_else(|| {
+        format!(
+            "https://gitee.com/pipetop/send/gitee_go/pipelines/{pipeline_id}/history?buildNumber={}",
+            fields.build
+        )
+    });
     let body = json!({
         "job": {
             "pipelineId": pipeline_id,
@@ -50,15 +82,58 @@ pub fn notification_body(fields: &JobFields) -> Vec<u8> {
             "buildNumber": fields.build,
             "statusCode": fields.status,
             "statusName": status_name,
-            "pipelineUrl": format!(
-                "https://gitee.com/pipetop/send/gitee_go/pipelines/{pipeline_id}/history?buildNumber={}",
-                fields.build
-            ),
+            "pipelineUrl": pipeline_url,
         },
-        "sources": [],
-        "globalParams": [],
+        "sources": sources(fields),
+        "globalParams": fields.params.iter().map(|(key, value)| json!({"key": key, "value": value})).collect::<Vec<_>>(),
     });
     body.to_string().into_bytes()
+}
+
+/// The sources in the order Gitee's documented sample lists them: the repository, the upstream
+/// pipeline, then artifacts. Only the fields given are sent, as a partial source would arrive.
+fn sources(fields: &JobFields) -> Vec<serde_json::Value> {
+    let mut sources = Vec::new();
+    if fields.repo.is_some() || fields.branch.is_some() || fields.commit.is_some() {
+        let mut source = serde_json::Map::new();
+        source.insert("sourceType".into(), "GITEE_GO".into());
+        for (name, value) in [
+            ("repoPath", &fields.repo),
+            ("branch", &fields.branch),
+            ("commitId", &fields.commit),
+        ] {
+            if let Some(value) = value {
+                source.insert(name.into(), value.as_str().into());
+            }
+        }
+        sources.push(source.into());
+    }
+    if fields.upstream_build.is_some() || !fields.up_params.is_empty() {
+        let mut source = serde_json::Map::new();
+        source.insert("sourceType".into(), "PIPELINE".into());
+        if let Some(build) = fields.upstream_build {
+            source.insert("buildNumber".into(), build.into());
+        }
+        // Gitee sends upParams as a string holding a JSON object.
+        let params: serde_json::Map<String, serde_json::Value> = fields
+            .up_params
+            .iter()
+            .map(|(key, value)| (key.clone(), value.as_str().into()))
+            .collect();
+        source.insert(
+            "upParams".into(),
+            serde_json::Value::Object(params).to_string().into(),
+        );
+        sources.push(source.into());
+    }
+    for (repo, version) in &fields.artifacts {
+        sources.push(json!({
+            "sourceType": "CODE_LEVEL_ARTIFACT",
+            "artifactRepo": repo,
+            "artifactVersion": version,
+        }));
+    }
+    sources
 }
 
 fn capitalized(word: &str) -> String {
@@ -206,6 +281,11 @@ impl Sender {
 
     /// Posts `body` as it is, with Gitee's headers for a timestamp of its own.
     pub fn post(&self, body: &[u8]) -> Result<Reply, SendError> {
+        self.post_with(body, &[])
+    }
+
+    /// Posts `body` with `extra` headers too (`X-Gitee-Ping`, `X-Gitee-Event`, …).
+    pub fn post_with(&self, body: &[u8], extra: &[(&str, &str)]) -> Result<Reply, SendError> {
         let timestamp_ms = self.next_timestamp();
         let mut request = self
             .agent
@@ -213,6 +293,9 @@ impl Sender {
             .header("Content-Type", "application/json");
         for (name, value) in gitee_headers(self.secret.as_deref(), self.mode, timestamp_ms) {
             request = request.header(name, value);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
         }
         let mut response = request.send(body).map_err(|err| self.error(err))?;
         let status = response.status();
@@ -335,6 +418,7 @@ mod tests {
             stage: "Test".into(),
             job: "unit".into(),
             build: 42,
+            ..JobFields::default()
         };
         let parsed = parse_notification(&notification_body(&fields)).unwrap();
         assert!(!parsed.repaired());

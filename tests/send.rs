@@ -264,3 +264,79 @@ fn a_reason_that_quotes_the_server_is_printed_inert() {
         format!("pipetop: cannot post to {url}: protocol: location header is malformed: /\n")
     );
 }
+
+#[test]
+fn every_field_a_real_delivery_carries_can_be_sent() {
+    let server = Server::start(&["--secret", SECRET]);
+    let (code, _, err) = send(
+        &server,
+        &[
+            "--secret",
+            SECRET,
+            "--status",
+            "FAIL",
+            "--status-name",
+            "失败",
+            "--pipeline-url",
+            "https://gitee.com/acme/api/gitee_go/pipelines/7",
+            "--repo",
+            "acme/api",
+            "--branch",
+            "release/2.4",
+            "--commit",
+            "c2a64f66a9536200f9dc464427e793c3444b1113",
+            "--upstream-build",
+            "318",
+            "--up-param",
+            "IMAGE_TAG=v2.4.1",
+            "--up-param",
+            "GITEE_BRANCH=master",
+            "--artifact",
+            "release-bundles:2.4.1",
+            "--param",
+            "ENV=staging",
+            "--param",
+            "EMPTY=",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let line = server.next_line();
+    let notification = &line["notification"];
+    assert_eq!(notification["job"]["statusName"], "失败");
+    assert_eq!(
+        notification["job"]["pipelineUrl"],
+        "https://gitee.com/acme/api/gitee_go/pipelines/7"
+    );
+    assert_eq!(
+        notification["sources"],
+        json!([
+            {"sourceType": "GITEE_GO", "repoPath": "acme/api", "branch": "release/2.4",
+             "commitId": "c2a64f66a9536200f9dc464427e793c3444b1113"},
+            {"sourceType": "PIPELINE", "buildNumber": 318,
+             "upParams": {"IMAGE_TAG": "v2.4.1", "GITEE_BRANCH": "master"}},
+            {"sourceType": "CODE_LEVEL_ARTIFACT", "artifactRepo": "release-bundles",
+             "artifactVersion": "2.4.1"},
+        ])
+    );
+    assert_eq!(
+        notification["globalParams"],
+        json!([{"key": "ENV", "value": "staging"}, {"key": "EMPTY", "value": ""}])
+    );
+}
+
+#[test]
+fn a_ping_is_a_test_delivery_and_a_malformed_pair_is_a_usage_error() {
+    let server = Server::start(&[]);
+    let (code, out, err) = send(&server, &["--ping"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "HTTP 200 OK\n{\"ok\":true,\"id\":1,\"ping\":true}\n");
+    assert_eq!(server.next_line()["ping"], true);
+    let (code, _, err) = send(&server, &["--param", "=x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("expected KEY=VALUE"), "{err}");
+    let (code, _, err) = send(&server, &["--artifact", "no-version"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("expected REPO:VERSION"), "{err}");
+    let (code, _, _) = send(&server, &["--file", "x", "--repo", "acme/api"]);
+    assert_eq!(code, Some(2));
+}
