@@ -24,7 +24,7 @@ use crate::store::journal::{self, JournalError};
 use crate::store::{Place, Store, replay, screen};
 use crate::text::clean_long;
 use crate::tui::{self, TuiError, theme::Theme};
-use crate::{headless, io_reason};
+use crate::{headless, io_reason, outbound};
 use std::io::{self, IsTerminal as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,6 +112,23 @@ fn place(args: &WatchArgs) -> Result<Place, JournalError> {
     })
 }
 
+/// What the command line asks to be done with each live delivery.
+fn outbound_plan(args: &WatchArgs) -> outbound::Plan {
+    let out = &args.outbound;
+    outbound::Plan {
+        notify: out.notify,
+        notify_via: out.notify_via,
+        on_fail: out.on_fail.clone(),
+        on_finish: out.on_finish.clone(),
+        hook_timeout: out.hook_timeout,
+        forward: out.forward_to.clone().map(|url| outbound::forward::Target {
+            url,
+            secret: out.forward_secret.as_ref().map(|s| s.expose().to_owned()),
+            timeout: out.forward_timeout,
+        }),
+    }
+}
+
 /// Step 3: says on stderr what was opened and where to send deliveries.
 pub fn announce(store: &Store, bound: &Bound) {
     for warning in &store.warnings {
@@ -164,7 +181,16 @@ async fn run(
         Default::default()
     };
     let feed = Feed::start(history, screen_path.clone(), interactive);
-    let (handoff, stopped) = store.start(feed.out).map_err(AppError::Writer)?;
+    let plan = outbound_plan(&args);
+    let out = if plan.is_empty() {
+        feed.out
+    } else {
+        // Live deliveries only: the history is not forwarded or notified again.
+        let (tap_tx, tap_rx) = mpsc::channel(CHANNEL_CAPACITY);
+        tokio::spawn(outbound::tap(tap_rx, feed.out, plan));
+        tap_tx
+    };
+    let (handoff, stopped) = store.start(out).map_err(AppError::Writer)?;
 
     let consumer = Consumer {
         context: tui::Context {

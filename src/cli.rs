@@ -3,6 +3,8 @@
 //! Only clap definitions and the value parsers for their types live here; `main.rs` decides
 //! what to do with them.
 
+use crate::outbound::hooks::HookCommand;
+use crate::outbound::{NotifyVia, NotifyWhen};
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -164,6 +166,55 @@ pub struct WatchArgs {
     /// the middle of a request.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..), env = "PIPETOP_MAX_CONNECTIONS")]
     pub max_connections: u32,
+
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
+}
+
+/// What pipetop does with each live delivery besides showing it.
+#[derive(Args)]
+pub struct OutboundArgs {
+    /// Notify when a job fails (fail), when a run finishes (finish), or both (always), with a
+    /// terminal notification escape that also works over SSH.
+    #[arg(long, value_name = "WHEN", value_enum, env = "PIPETOP_NOTIFY")]
+    pub notify: Option<NotifyWhen>,
+
+    /// How to notify.
+    #[arg(
+        long,
+        value_name = "HOW",
+        value_enum,
+        default_value_t,
+        env = "PIPETOP_NOTIFY_VIA"
+    )]
+    pub notify_via: NotifyVia,
+
+    /// Run CMD when a job fails, with the event in PIPETOP_* variables and the delivery's JSON
+    /// line on stdin. Split like a shell command, but no shell runs it.
+    #[arg(long, value_name = "CMD", value_parser = HookCommand::parse, env = "PIPETOP_ON_FAIL")]
+    pub on_fail: Option<HookCommand>,
+
+    /// Run CMD when a run finishes (every job heard of in it has a final status), as --on-fail.
+    #[arg(long, value_name = "CMD", value_parser = HookCommand::parse, env = "PIPETOP_ON_FINISH")]
+    pub on_finish: Option<HookCommand>,
+
+    /// How long a --on-fail or --on-finish command may run before it is killed.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, env = "PIPETOP_HOOK_TIMEOUT")]
+    pub hook_timeout: Duration,
+
+    /// Post every accepted delivery again to URL (e.g. a receiver you are writing), with its
+    /// body and Gitee headers; the answer shows beside it in the event log.
+    #[arg(long, value_name = "URL", env = "PIPETOP_FORWARD_TO")]
+    pub forward_to: Option<String>,
+
+    /// Sign forwarded deliveries with this secret (a fresh signature each); without it they
+    /// go unsigned.
+    #[arg(long, value_name = "SECRET", value_parser = secret, env = "PIPETOP_FORWARD_SECRET", hide_env_values = true)]
+    pub forward_secret: Option<Secret>,
+
+    /// How long a forward may wait for its answer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, env = "PIPETOP_FORWARD_TIMEOUT")]
+    pub forward_timeout: Duration,
 }
 
 /// Where the shared secret comes from. With none, verification is off.

@@ -19,6 +19,68 @@ use std::sync::Arc;
 pub enum Ingest {
     Accepted(Arc<Delivery>),
     Rejected(Rejection),
+    /// What became of a forward or a hook run for an accepted delivery.
+    Outcome(Outcome),
+    /// A notification for the user, written by whichever consumer owns the terminal.
+    #[serde(skip)]
+    Alert(Alert),
+}
+
+/// What became of something pipetop did for an accepted delivery: re-posting it
+/// (`--forward-to`), running a command (`--on-fail`, `--on-finish`) or notifying the desktop.
+/// Shown in the event log beside the delivery, and in headless output as a line of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub delivery_id: u64,
+    #[serde(with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    pub action: Action,
+    pub ok: bool,
+    /// The HTTP status of a forward's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    /// What happened, in a few words: `HTTP 200 OK`, `exit status 1`, `no answer within 10s`.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Forward,
+    OnFail,
+    OnFinish,
+    Notify,
+}
+
+impl Action {
+    /// How the event log names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Forward => "forwarded",
+            Action::OnFail => "--on-fail",
+            Action::OnFinish => "--on-finish",
+            Action::Notify => "notification",
+        }
+    }
+}
+
+/// A notification's text, already cleaned (it came from the network), and how the terminal
+/// is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub title: String,
+    pub body: String,
+    pub escape: Escape,
+    /// Inside tmux: the escape is wrapped for its passthrough.
+    pub tmux: bool,
+}
+
+/// The terminal escape a notification is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    Osc9,
+    Osc777,
 }
 
 /// Enough room that a burst of notifications never waits on a busy consumer; when it is full,

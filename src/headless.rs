@@ -82,6 +82,10 @@ pub async fn run<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let mut batch = Vec::with_capacity(BATCH_BYTES);
     while let Some(ingest) = rx.recv().await {
+        if let Ingest::Alert(alert) = &ingest {
+            notify(alert);
+            continue;
+        }
         push_line(&mut batch, &ingest);
         // Letting the tasks that are ready run first costs nothing when there are none, and
         // under load gives them the chance to add their lines to this batch.
@@ -89,13 +93,27 @@ pub async fn run<W: AsyncWrite + Unpin>(
         while batch.len() < BATCH_BYTES
             && let Ok(more) = rx.try_recv()
         {
-            push_line(&mut batch, &more);
+            match &more {
+                Ingest::Alert(alert) => notify(alert),
+                _ => push_line(&mut batch, &more),
+            }
         }
         out.write_all(&batch).await?;
         out.flush().await?;
         batch.clear();
     }
     Ok(())
+}
+
+/// A notification goes to the terminal on stderr, if there is one: stdout is for JSON.
+fn notify(alert: &crate::delivery::Alert) {
+    use std::io::IsTerminal as _;
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = err
+            .write_all(alert.escape().as_bytes())
+            .and_then(|()| err.flush());
+    }
 }
 
 /// Past this many bytes a batch is written even if more lines are queued, so a reader is never

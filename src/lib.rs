@@ -10,6 +10,7 @@ pub mod headless;
 pub mod heap;
 pub mod monitor;
 pub mod options;
+pub mod outbound;
 pub mod receiver;
 pub mod send;
 pub mod store;

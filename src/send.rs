@@ -223,6 +223,7 @@ pub struct Sender {
     url: String,
     secret: Option<String>,
     mode: TokenMode,
+    timeout: Duration,
     /// The last timestamp used, in milliseconds.
     last_timestamp: AtomicU64,
 }
@@ -243,19 +244,21 @@ impl Sender {
     pub const TIMEOUT: Duration = Duration::from_secs(15);
 
     pub fn new(url: impl Into<String>, secret: Option<String>, mode: TokenMode) -> Sender {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Self::TIMEOUT))
-            .user_agent(concat!("pipetop/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
         Sender {
-            agent,
+            agent: agent(Self::TIMEOUT),
             url: url.into(),
             secret,
             mode,
+            timeout: Self::TIMEOUT,
             last_timestamp: AtomicU64::new(0),
         }
+    }
+
+    /// The same sender with another timeout for each post.
+    pub fn with_timeout(mut self, timeout: Duration) -> Sender {
+        self.agent = agent(timeout);
+        self.timeout = timeout;
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -314,13 +317,16 @@ impl Sender {
         use std::io::ErrorKind;
         let reason = match &err {
             ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
-                "connection refused; is pipetop listening there?".to_owned()
+                "connection refused; is anything listening there?".to_owned()
             }
             ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionReset => {
                 "the connection was reset before an answer came".to_owned()
             }
             ureq::Error::HostNotFound => "host not found".to_owned(),
-            ureq::Error::Timeout(_) => format!("no answer within {}s", Self::TIMEOUT.as_secs()),
+            ureq::Error::Timeout(_) => format!(
+                "no answer within {}",
+                humantime::format_duration(self.timeout)
+            ),
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => {
                 "not a usable http:// or https:// URL".to_owned()
             }
@@ -333,6 +339,15 @@ impl Sender {
             source: err,
         }
     }
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("pipetop/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
 }
 
 /// Feeds the `--demo` scenario through `sender`, on time, until `stop` is set or the listener
@@ -483,7 +498,7 @@ mod tests {
         let err = sender.post(b"{}").unwrap_err().to_string();
         assert_eq!(
             err,
-            format!("cannot post to {url}: connection refused; is pipetop listening there?")
+            format!("cannot post to {url}: connection refused; is anything listening there?")
         );
         assert!(!err.contains("s3cret"));
         assert!(!format!("{sender:?}").contains("s3cret"));

@@ -133,7 +133,9 @@ fn no_listener_is_one_sentence_and_a_failure() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         err,
-        format!("pipetop: cannot post to {url}: connection refused; is pipetop listening there?\n")
+        format!(
+            "pipetop: cannot post to {url}: connection refused; is anything listening there?\n"
+        )
     );
 
     let mut missing = pipetop();

@@ -21,6 +21,8 @@ const SIGNED: &[&str] = &[
 
 struct Screen {
     parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, as the terminal received it.
+    raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
 }
@@ -52,6 +54,8 @@ impl Screen {
         let writer = pty.master.take_writer().expect("pty writer");
         let parser = Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0)));
         let feed = Arc::clone(&parser);
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&raw);
         std::thread::spawn(move || {
             // Keep the master alive for as long as the reader runs.
             let _master = pty.master;
@@ -61,10 +65,12 @@ impl Screen {
                     break;
                 }
                 feed.lock().unwrap().process(&buf[..n]);
+                record.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         Screen {
             parser,
+            raw,
             writer,
             child,
         }
@@ -581,4 +587,69 @@ fn hostile_names_leave_every_border_and_every_other_cell_where_it_was() {
             show(&plain)
         );
     }
+}
+
+/// Waits until the program's output stream holds `needle`.
+fn wait_for_bytes(screen: &Screen, needle: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if screen
+            .raw
+            .lock()
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "no {:?} in the output stream: {}",
+        String::from_utf8_lossy(needle),
+        String::from_utf8_lossy(&screen.raw.lock().unwrap())
+    );
+}
+
+#[test]
+fn a_failure_is_notified_with_a_terminal_escape_and_inside_tmux_wrapped_for_it() {
+    let args: Vec<&str> = SIGNED.iter().copied().chain(["--notify", "fail"]).collect();
+    let screen = Screen::start_with_env(&args, &[("TMUX", "")]);
+    let url = screen.webhook_url();
+    screen.wait_for("Waiting for the first webhook");
+    post(&url, "quiet-service", "compile", "SUCC");
+    post(
+        &url,
+        "billing\x1b]0;owned\x07-service",
+        "unit-tests",
+        "FAIL",
+    );
+    screen.wait_for("unit-tests");
+    // OSC 9 inside tmux's passthrough, every ESC of it doubled; the escape in the name removed.
+    wait_for_bytes(
+        &screen,
+        b"\x1bPtmux;\x1b\x1b]9;pipetop: billing-service #7 failed: Build \xe2\x80\xba unit-tests FAIL\x1b\x1b\\\x1b\\",
+    );
+    let raw = screen.raw.lock().unwrap().clone();
+    let notifications = raw.windows(5).filter(|w| w == b"]9;pi").count();
+    assert_eq!(notifications, 1, "only the failure is notified");
+}
+
+#[test]
+fn an_outcome_shows_in_the_event_log_beside_its_delivery() {
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let target = format!("http://{down}/hook");
+    let args: Vec<&str> = SIGNED
+        .iter()
+        .copied()
+        .chain(["--forward-to", &target])
+        .collect();
+    let screen = Screen::start(&args);
+    let url = screen.webhook_url();
+    post(&url, "forwarded-service", "compile", "SUCC");
+    let text = screen.wait_for("#1 forwarded: cannot post to");
+    assert!(text.contains("connection refused"), "{text}");
 }

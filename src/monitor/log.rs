@@ -30,6 +30,8 @@ pub enum LogEvent {
     Rejected(RejectedEntry),
     /// Accepted, but not a job's status, so no pipeline was touched.
     Noted(NotedEntry),
+    /// What became of a forward or a hook for an earlier entry's delivery.
+    Outcome(crate::delivery::Outcome),
 }
 
 impl LogEvent {
@@ -38,7 +40,7 @@ impl LogEvent {
         match self {
             LogEvent::Accepted(entry) => Some(entry.delivery_id),
             LogEvent::Noted(entry) => Some(entry.delivery_id),
-            LogEvent::Rejected(_) => None,
+            LogEvent::Rejected(_) | LogEvent::Outcome(_) => None,
         }
     }
 }
@@ -140,6 +142,12 @@ impl LogEntry {
             LogEvent::Rejected(entry) => {
                 matches!(matcher.status, StatusFilter::All | StatusFilter::Other)
                     && matcher.search_any(|m| m.text(&entry.reason))
+            }
+            LogEvent::Outcome(outcome) => {
+                matches!(matcher.status, StatusFilter::All | StatusFilter::Other)
+                    && matcher.search_any(|m| {
+                        m.text(outcome.action.describe()) || m.text(&outcome.detail)
+                    })
             }
             LogEvent::Noted(entry) => {
                 matches!(matcher.status, StatusFilter::All | StatusFilter::Other)

@@ -203,6 +203,8 @@ impl Monitor {
         let applied = match ingest {
             Ingest::Accepted(delivery) => self.accept(delivery),
             Ingest::Rejected(rejection) => self.reject(rejection),
+            Ingest::Outcome(outcome) => self.outcome(outcome),
+            Ingest::Alert(_) => Applied::default(),
         };
         if applied.changed() {
             self.generation += 1;
@@ -219,6 +221,16 @@ impl Monitor {
         };
         self.log
             .push(rejection.received_at, LogEvent::Rejected(entry));
+        Applied {
+            logged: true,
+            ..Applied::default()
+        }
+    }
+
+    fn outcome(&mut self, outcome: &crate::delivery::Outcome) -> Applied {
+        let mut outcome = outcome.clone();
+        outcome.detail = crate::text::clean(&outcome.detail, self.limits.text).into_owned();
+        self.log.push(outcome.at, LogEvent::Outcome(outcome));
         Applied {
             logged: true,
             ..Applied::default()

@@ -187,7 +187,7 @@ fn load(source: &Source, root: &clap::Command) -> Result<Vec<Entry>, OptionsErro
         }
     };
     let entries = file::read(path, &text, root)?;
-    if entries.iter().any(|entry| entry.key == "secret") && readable_by_others(path) {
+    if entries.iter().any(|entry| entry.key.ends_with("secret")) && readable_by_others(path) {
         return Err(OptionsError::Exposed { path: path.clone() });
     }
     Ok(entries)

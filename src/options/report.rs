@@ -60,7 +60,7 @@ pub fn settings(settled: &Settled) -> Vec<Setting> {
             .flatten()
             .map(|value| value.to_string_lossy().into_owned())
             .collect();
-        let value = if key == "secret" {
+        let value = if key.ends_with("secret") {
             if origin == Origin::Unset {
                 "unset"
             } else {

@@ -130,7 +130,11 @@ pub async fn run(
                 let mut next = Some(first);
                 let mut drained = 0u32;
                 let mut failed = false;
+                let mut alerts = Vec::new();
                 while let Some(ingest) = next {
+                    if let Ingest::Alert(alert) = &ingest {
+                        alerts.push(alert.escape());
+                    }
                     highest_delivery = highest_delivery.max(delivery_id(&ingest));
                     let applied = monitor.apply(&ingest);
                     failed |= applied.newly_failed;
@@ -144,6 +148,9 @@ pub async fn run(
                 }
                 if failed && options.bell {
                     bell();
+                }
+                if !alerts.is_empty() {
+                    notify(&alerts.concat());
                 }
             }
             event = input.next() => match event {
@@ -274,12 +281,18 @@ fn replay_summary(progress: &Progress) -> String {
     summary
 }
 
-/// The id of an accepted delivery; 0 for a rejection, which has none.
+/// The id of an accepted delivery; 0 for anything else, which has none.
 fn delivery_id(ingest: &Ingest) -> u64 {
     match ingest {
         Ingest::Accepted(delivery) => delivery.id,
-        Ingest::Rejected(_) => 0,
+        Ingest::Rejected(_) | Ingest::Outcome(_) | Ingest::Alert(_) => 0,
     }
+}
+
+/// Writes notification escapes between frames, so they never land inside a frame's own.
+fn notify(escapes: &str) {
+    let mut out = std::io::stdout();
+    let _ = out.write_all(escapes.as_bytes()).and_then(|()| out.flush());
 }
 
 fn bell() {

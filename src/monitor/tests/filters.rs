@@ -117,6 +117,7 @@ fn the_log_filters_by_event_status_and_search_and_rejections_count_as_other() {
                 LogEvent::Accepted(a) => a.job.as_deref().unwrap_or("?").to_owned(),
                 LogEvent::Rejected(r) => format!("rejected {}", r.status),
                 LogEvent::Noted(n) => n.kind.describe().to_owned(),
+                LogEvent::Outcome(o) => o.detail.clone(),
             })
             .collect()
     };

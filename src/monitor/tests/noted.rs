@@ -86,7 +86,7 @@ fn noted_entries_are_found_by_their_words_and_headers_and_count_as_other() {
             .filter_map(|entry| match &entry.event {
                 LogEvent::Noted(n) => Some(n.delivery_id),
                 LogEvent::Accepted(a) => Some(a.delivery_id),
-                LogEvent::Rejected(_) => None,
+                LogEvent::Rejected(_) | LogEvent::Outcome(_) => None,
             })
             .collect()
     };

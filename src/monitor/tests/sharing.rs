@@ -19,7 +19,7 @@ fn a_run_shares_one_context_and_takes_new_sources_when_they_change() {
         .entries()
         .filter_map(|e| match &e.event {
             LogEvent::Accepted(a) => Some(&a.checkouts),
-            LogEvent::Rejected(_) | LogEvent::Noted(_) => None,
+            LogEvent::Rejected(_) | LogEvent::Noted(_) | LogEvent::Outcome(_) => None,
         })
         .all(|checkouts| Arc::ptr_eq(checkouts, run.checkouts()));
     assert!(shared);
@@ -63,7 +63,7 @@ fn log_entries_share_their_runs_checkouts_when_the_repository_branch_and_commit_
         .entries()
         .filter_map(|entry| match &entry.event {
             LogEvent::Accepted(entry) => Some(entry.checkouts.clone()),
-            LogEvent::Rejected(_) | LogEvent::Noted(_) => None,
+            LogEvent::Rejected(_) | LogEvent::Noted(_) | LogEvent::Outcome(_) => None,
         })
         .collect();
     assert_eq!(checkouts.len(), 3);

@@ -81,6 +81,22 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     }
                     Line::from(spans)
                 }
+                LogEvent::Outcome(outcome) => {
+                    let style = if outcome.ok {
+                        theme.label()
+                    } else {
+                        theme.error()
+                    };
+                    Line::from(vec![
+                        time,
+                        Span::styled(
+                            format!("↳ #{} {}: ", outcome.delivery_id, outcome.action.describe()),
+                            style,
+                        ),
+                        Span::raw(safe(&outcome.detail).into_owned()),
+                        Span::styled(format!(" ({} ms)", outcome.elapsed_ms), theme.label()),
+                    ])
+                }
                 LogEvent::Rejected(rejected) => {
                     let mut spans = vec![
                         time,
