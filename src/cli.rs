@@ -51,6 +51,9 @@ pub struct Cli {
 pub enum Command {
     /// Post one signed notification, to test a setup or a tunnel.
     Send(Box<SendArgs>),
+    /// Post journaled deliveries again (by id, --pipeline or --since), e.g. to replay
+    /// yesterday's traffic against a receiver you are writing.
+    Resend(ResendArgs),
     /// Print the settings pipetop would run with, and where each came from (command line,
     /// environment, config file, default); the secret shows only as set or unset.
     Config,
@@ -322,6 +325,39 @@ pub struct SendArgs {
         ]
     )]
     pub file: Option<PathBuf>,
+}
+
+/// `pipetop resend`: journaled deliveries posted again as `--forward-to` posts them.
+#[derive(Args)]
+pub struct ResendArgs {
+    /// Delivery ids, as the event log and headless output show them.
+    #[arg(value_name = "ID", required_unless_present_any = ["pipeline", "since"])]
+    pub ids: Vec<u64>,
+
+    /// Where to post them.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+
+    /// Only deliveries of the pipeline of this name.
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: Option<String>,
+
+    /// Only deliveries received within this long before now, e.g. 2h or 1d.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub since: Option<Duration>,
+
+    /// The journal to read (with its previous file, FILE.1). Default: the watcher's default.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Sign each one afresh with this secret (or --secret-file, PIPETOP_SECRET); without one
+    /// they go unsigned.
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    /// How long each may wait for its answer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub timeout: Duration,
 }
 
 /// A secret that never shows itself in Debug output.

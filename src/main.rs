@@ -2,8 +2,10 @@
 //! codes (0 ok, 1 runtime error, 2 usage error from clap). The work lives in the library.
 
 use clap::CommandFactory as _;
-use pipetop::cli::{Cli, Command, SECRET_ENV, SecretArgs, SendArgs, WatchArgs};
+use pipetop::cli::{Cli, Command, ResendArgs, SECRET_ENV, SecretArgs, SendArgs, WatchArgs};
 use pipetop::options::{self, OptionsError, report};
+use pipetop::outbound::forward;
+use pipetop::outbound::resend::{Selection, select};
 use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
 use pipetop::{app, io_reason};
 use std::io::Read as _;
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     };
     let outcome = match settled.cli.command {
         Some(Command::Send(args)) => send(*args),
+        Some(Command::Resend(args)) => resend(args),
         Some(Command::Config) => {
             print!("{}", report::render(&settled));
             Ok(ExitCode::SUCCESS)
@@ -80,6 +83,59 @@ fn secret(args: &SecretArgs) -> anyhow::Result<Option<String>> {
         anyhow::bail!("secret file {} is empty", path.display());
     }
     Ok(Some(secret.to_owned()))
+}
+
+fn resend(args: ResendArgs) -> anyhow::Result<ExitCode> {
+    let secret = secret(&args.secret)?;
+    let journal = match args.journal {
+        Some(path) => path,
+        None => pipetop::store::journal::default_path()?,
+    };
+    let since = match args.since {
+        Some(back) => Some(chrono::Utc::now() - chrono::Duration::from_std(back)?),
+        None => None,
+    };
+    let selection = Selection {
+        ids: args.ids,
+        pipeline: args.pipeline,
+        since,
+    };
+    let (deliveries, skipped) = select(&journal, &selection)?;
+    for reason in &skipped {
+        eprintln!("pipetop: skipped {}", pipetop::text::clean_long(reason));
+    }
+    if deliveries.is_empty() {
+        anyhow::bail!("no journaled delivery in {} matches", journal.display());
+    }
+    let target = forward::Target {
+        url: args.to,
+        secret,
+        timeout: args.timeout,
+    };
+    let sender = target.sender();
+    let mut failed = 0;
+    for delivery in &deliveries {
+        let started = std::time::Instant::now();
+        let outcome = forward::outcome(delivery.id, &forward::post(&sender, delivery), started);
+        println!(
+            "#{} {} ({} ms)",
+            delivery.id,
+            pipetop::text::clean_long(&outcome.detail),
+            outcome.elapsed_ms
+        );
+        if !outcome.ok {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "pipetop: {failed} of {} deliveries were not accepted by {}",
+            deliveries.len(),
+            sender.url()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn man() -> anyhow::Result<ExitCode> {

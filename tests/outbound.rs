@@ -259,3 +259,69 @@ fn a_slow_target_times_out_and_a_down_one_is_refused_and_nothing_waits_for_eithe
         )
     );
 }
+
+#[test]
+fn resend_posts_journaled_deliveries_by_id_and_by_pipeline() {
+    let journal = scratch_dir("resend").join("journal.jsonl");
+    let journal_arg = journal.to_str().unwrap().to_owned();
+    let server = Server::start(&["--journal", &journal_arg]);
+    for (pipeline, build) in [("deploy", "1"), ("docs", "2"), ("deploy", "3")] {
+        send(&server, &["--pipeline", pipeline, "--build", build]);
+        next_of(&server, "accepted");
+    }
+    server.terminate();
+
+    let (addr, received) = receiver(Duration::ZERO);
+    let to = format!("http://{addr}/hook");
+    let resend = |args: &[&str]| {
+        let mut command = pipetop();
+        command
+            .args(["resend", "--to", &to, "--journal", &journal_arg])
+            .args(args);
+        run(command)
+    };
+    let out = resend(&["2"]);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.starts_with("#2 HTTP 200 OK ("), "{printed}");
+    let out = resend(&["--pipeline", "deploy", "--since", "1h"]);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(printed.lines().count(), 2, "{printed}");
+
+    let builds: Vec<(String, u64)> = received
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| {
+            let body: Value = serde_json::from_slice(body).unwrap();
+            let job = &body["job"];
+            (
+                job["pipelineName"].as_str().unwrap().to_owned(),
+                job["buildNumber"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        builds,
+        [
+            ("docs".to_owned(), 2),
+            ("deploy".to_owned(), 1),
+            ("deploy".to_owned(), 3)
+        ]
+    );
+
+    let out = resend(&["--pipeline", "nothing-like-it"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "pipetop: no journaled delivery in {} matches\n",
+            journal.display()
+        )
+    );
+    let mut command = pipetop();
+    command.args(["resend", "--to", &to]);
+    assert_eq!(run(command).status.code(), Some(2), "no ids and no filter");
+}

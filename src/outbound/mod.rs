@@ -10,6 +10,7 @@
 pub mod alert;
 pub mod forward;
 pub mod hooks;
+pub mod resend;
 pub mod runs;
 
 use crate::delivery::{Action, Delivery, Escape, Ingest, Outcome};
