@@ -120,6 +120,11 @@ pub struct WatchArgs {
     #[arg(long, env = "PIPETOP_BELL")]
     pub bell: bool,
 
+    /// Leave the mouse to the terminal (its own selection and copy) instead of clicks and the
+    /// wheel acting on the panes.
+    #[arg(long, env = "PIPETOP_NO_MOUSE")]
+    pub no_mouse: bool,
+
     /// No colours (also when the NO_COLOR environment variable is set); glyphs still tell
     /// statuses apart.
     #[arg(long, env = "PIPETOP_NO_COLOR")]

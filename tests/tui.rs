@@ -653,3 +653,46 @@ fn an_outcome_shows_in_the_event_log_beside_its_delivery() {
     let text = screen.wait_for("#1 forwarded: cannot post to");
     assert!(text.contains("connection refused"), "{text}");
 }
+
+#[test]
+fn a_click_selects_the_row_under_it_and_the_wheel_scrolls_the_pane_under_the_pointer() {
+    let mut screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    post(&url, "alpha-service", "compile", "SUCC");
+    post(&url, "beta-service", "lint", "SUCC");
+    post(&url, "gamma-service", "unit", "FAIL");
+    // The jobs pane's title names the selected pipeline's run.
+    screen.wait_for("gamma-service #7 ✗ latest");
+    // Newest first: gamma, beta, alpha; the first row is under the border and the column
+    // header, on screen row 5. SGR mouse reports count from 1.
+    screen.keys("\x1b[<0;10;7M\x1b[<0;10;7m");
+    screen.wait_for("alpha-service #7 ✓ latest");
+    screen.keys("\x1b[<0;10;6M\x1b[<0;10;6m");
+    screen.wait_for("beta-service #7 ✓ latest");
+    // The wheel over the event log scrolls it, wherever the keyboard's focus is.
+    screen.keys("\x1b[<64;60;30M");
+    screen.wait_for("paused · G to follow");
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}
+
+#[test]
+fn no_mouse_leaves_the_mouse_to_the_terminal() {
+    let args: Vec<&str> = SIGNED.iter().copied().chain(["--no-mouse"]).collect();
+    let mut screen = Screen::start(&args);
+    screen.wait_for("Waiting for the first webhook");
+    let raw = screen.raw.lock().unwrap().clone();
+    assert!(
+        !raw.windows(8).any(|w| w == b"\x1b[?1000h"),
+        "mouse reporting was turned on"
+    );
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+    let mut screen = Screen::start(SIGNED);
+    screen.wait_for("Waiting for the first webhook");
+    wait_for_bytes(&screen, b"\x1b[?1000h");
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+    // Turned off again on the way out.
+    wait_for_bytes(&screen, b"\x1b[?1000l");
+}

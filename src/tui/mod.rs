@@ -9,6 +9,7 @@
 pub mod frame_log;
 pub mod help;
 pub mod keys;
+pub mod mouse;
 pub mod theme;
 pub mod view;
 pub mod widgets;
@@ -51,6 +52,9 @@ pub type SaveScreen = Arc<dyn Fn(&Monitor) + Send + Sync>;
 pub struct Options {
     /// Ring the terminal bell when a job fails.
     pub bell: bool,
+    /// Take the mouse: clicks and the wheel act on the panes (the terminal's own selection
+    /// then needs Shift in most terminals).
+    pub mouse: bool,
     /// Saves the screen now and then while it changes, so a start after a crash reads only
     /// what the journal got since; the caller saves it once more after [`run`] returns.
     pub save: Option<SaveScreen>,
@@ -74,6 +78,8 @@ struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
+        // Harmless when the mouse was never taken.
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
         ratatui::restore();
     }
 }
@@ -91,6 +97,9 @@ pub async fn run(
     let mut frame_log = FrameLog::from_env()?;
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
+    if options.mouse {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     // A closed terminal window: stop as on `q`, so the screen is saved.
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -162,6 +171,11 @@ pub async fn run(
                         Errand::None => {}
                     }
                     dirty = true;
+                }
+                Some(Ok(Event::Mouse(event))) => {
+                    let size = terminal.size()?;
+                    let size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+                    dirty |= mouse::handle(&mut view, event, &monitor, size);
                 }
                 Some(Ok(Event::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}

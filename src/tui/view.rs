@@ -361,6 +361,40 @@ impl View {
         }
     }
 
+    /// Selects the `row`th row shown of a list pane `height` rows high (a click), scrolled as
+    /// the pane draws itself.
+    pub(super) fn select_row(
+        &mut self,
+        monitor: &Monitor,
+        focus: Focus,
+        row: usize,
+        height: usize,
+    ) {
+        let selected = match focus {
+            Focus::Pipelines => self.pipeline_index(monitor),
+            Focus::Jobs => self.job_index(&self.jobs(monitor)),
+            Focus::Detail | Focus::Log => return,
+        };
+        let index = super::widgets::scroll_offset(selected, height) + row;
+        let delta = index as isize - selected as isize;
+        let shown = match focus {
+            Focus::Pipelines => monitor.pipeline_count(&self.filter),
+            _ => self.jobs(monitor).len(),
+        };
+        if index < shown {
+            let focused = std::mem::replace(&mut self.focus, focus);
+            self.step(monitor, delta);
+            self.focus = focused;
+        }
+    }
+
+    /// Scrolls `focus`'s pane by `delta` rows without moving the keyboard's focus (the wheel).
+    pub(super) fn scroll(&mut self, monitor: &Monitor, focus: Focus, delta: isize) {
+        let focused = std::mem::replace(&mut self.focus, focus);
+        self.step(monitor, delta);
+        self.focus = focused;
+    }
+
     fn scroll_log(&mut self, monitor: &Monitor, delta: isize) {
         let entries: Vec<u64> = monitor.log_entries(&self.filter).map(|e| e.seq).collect();
         let Some(&newest) = entries.last() else {

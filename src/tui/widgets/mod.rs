@@ -162,6 +162,21 @@ impl<'a> Scene<'a> {
     }
 }
 
+/// Where the panes go on a screen of `area`: below the header, above the footer; `None` when
+/// the terminal is too small for any.
+pub fn body(area: Rect) -> Option<Rect> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let [_, body, _] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    Some(body)
+}
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context, clock: &Clock) {
     let scene = Scene {
@@ -183,6 +198,7 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
         );
         return;
     }
+    // The same split as [`body`], which the mouse goes by.
     let [header_area, body, footer_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(0),
@@ -246,7 +262,7 @@ fn safe_opt(text: Option<&str>) -> Cow<'_, str> {
 }
 
 /// The first row to draw so that `selected` stays within `height` rows.
-fn scroll_offset(selected: usize, height: usize) -> usize {
+pub(crate) fn scroll_offset(selected: usize, height: usize) -> usize {
     if height == 0 {
         return 0;
     }
