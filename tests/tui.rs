@@ -696,3 +696,26 @@ fn no_mouse_leaves_the_mouse_to_the_terminal() {
     // Turned off again on the way out.
     wait_for_bytes(&screen, b"\x1b[?1000l");
 }
+
+#[test]
+fn x_hides_a_pipeline_until_its_next_delivery_and_big_x_shows_them_again() {
+    let mut screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    post(&url, "kept-service", "compile", "SUCC");
+    post(&url, "noisy-service", "lint", "FAIL");
+    screen.wait_for("noisy-service #7 ✗ latest");
+    screen.keys("x");
+    let hidden = screen.wait_for("1 hidden (X shows)");
+    assert!(hidden.contains("kept-service #7 ✓ latest"), "{hidden}");
+    // Its next delivery brings it back.
+    post(&url, "noisy-service", "lint", "SUCC");
+    screen.wait_until("shown again by its delivery", |s| {
+        !s.contains("hidden (X shows)") && s.contains("noisy-service #7 ✓ latest")
+    });
+    screen.keys("x");
+    screen.wait_for("1 hidden (X shows)");
+    screen.keys("X");
+    screen.wait_until("all shown", |s| !s.contains("hidden (X shows)"));
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}

@@ -153,6 +153,8 @@ pub struct Monitor {
     clock: u64,
     generation: u64,
     last_delivery: Option<LastDelivery>,
+    /// How many pipelines are hidden.
+    hidden: usize,
 }
 
 /// The accepted delivery with the highest id applied: every delivery up to it has been, in
@@ -186,6 +188,7 @@ impl Monitor {
             clock: 0,
             generation: 0,
             last_delivery: None,
+            hidden: 0,
         }
     }
 
@@ -286,6 +289,9 @@ impl Monitor {
             .pipelines
             .entry(activity)
             .or_insert_with(|| Pipeline::new(key.clone(), delivery.received_at, clock));
+        if std::mem::take(&mut pipeline.hidden) {
+            self.hidden -= 1;
+        }
         let status_before = pipeline.status();
         let renamed = name.is_some_and(|name| pipeline.set_name(name));
         let (runs_before, jobs_before) = (pipeline.runs().len(), pipeline.job_count());
@@ -452,13 +458,48 @@ impl Monitor {
         self.pipelines
             .values()
             .rev()
-            .filter(move |pipeline| everything || matcher.pipeline(pipeline))
+            .filter(move |pipeline| !pipeline.hidden && (everything || matcher.pipeline(pipeline)))
+    }
+
+    /// Hides a pipeline from the screen until its next delivery; whether it was shown.
+    pub fn hide(&mut self, key: &PipelineKey) -> bool {
+        let Some(pipeline) = self
+            .index
+            .get(key)
+            .and_then(|activity| self.pipelines.get_mut(activity))
+        else {
+            return false;
+        };
+        if pipeline.hidden {
+            return false;
+        }
+        pipeline.hidden = true;
+        self.hidden += 1;
+        self.generation += 1;
+        true
+    }
+
+    /// Shows every hidden pipeline again; how many there were.
+    pub fn show_hidden(&mut self) -> usize {
+        let shown = std::mem::take(&mut self.hidden);
+        if shown > 0 {
+            for pipeline in self.pipelines.values_mut() {
+                pipeline.hidden = false;
+            }
+            self.generation += 1;
+        }
+        shown
+    }
+
+    /// How many pipelines are hidden.
+    pub fn hidden_count(&self) -> usize {
+        self.hidden
     }
 
     /// How many pipelines pass the filter; constant time for the empty filter.
     pub fn pipeline_count(&self, filter: &Filter) -> usize {
         if filter.is_empty() {
-            self.pipelines.len()
+            self.pipelines.len() - self.hidden
         } else {
             self.pipelines(filter).count()
         }
@@ -467,7 +508,7 @@ impl Monitor {
     /// Where a pipeline is in the filtered display order, if it passes the filter.
     pub fn pipeline_position(&self, filter: &Filter, key: &PipelineKey) -> Option<usize> {
         let activity = *self.index.get(key)?;
-        if filter.is_empty() {
+        if filter.is_empty() && self.hidden == 0 {
             return Some(self.pipelines.range(activity + 1..).count());
         }
         self.pipelines(filter)

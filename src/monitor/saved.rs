@@ -119,6 +119,7 @@ impl Monitor {
             monitor.runs += pipeline.runs().len();
             monitor.jobs += pipeline.job_count();
             counts.add(pipeline.status());
+            monitor.hidden += usize::from(pipeline.hidden);
         }
         monitor.log = saved.log.restored(|entry| {
             if let super::PipelineKey::Name(name) = &mut entry.pipeline {

@@ -24,6 +24,8 @@ pub enum Action {
     ToggleFollow,
     Open,
     Copy,
+    Hide,
+    ShowHidden,
     Help,
     Quit,
 }
@@ -259,6 +261,22 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
         section: Section::Act,
         action: Action::Copy,
+    },
+    Binding {
+        keys: &[Char('x')],
+        label: "x",
+        help: "hide the pipeline until its next delivery",
+        footer: None,
+        section: Section::Act,
+        action: Action::Hide,
+    },
+    Binding {
+        keys: &[Char('X')],
+        label: "X",
+        help: "show hidden pipelines again",
+        footer: None,
+        section: Section::Act,
+        action: Action::ShowHidden,
     },
     Binding {
         keys: &[Char('?'), Code(KeyCode::F(1))],

@@ -168,6 +168,15 @@ pub async fn run(
                         Errand::Quit => break,
                         Errand::Open(url) => view.flash(open_url(&url)),
                         Errand::Copy(url) => view.flash(copy_url(&url)),
+                        Errand::Hide(key) => {
+                            if monitor.hide(&key) {
+                                view.flash("hidden until its next delivery; X shows it again".into());
+                            }
+                        }
+                        Errand::ShowHidden => {
+                            let shown = monitor.show_hidden();
+                            view.flash(format!("{shown} hidden pipelines shown again"));
+                        }
                         Errand::None => {}
                     }
                     dirty = true;

@@ -47,6 +47,9 @@ pub enum Errand {
     Quit,
     Open(String),
     Copy(String),
+    /// Hide this pipeline until its next delivery.
+    Hide(PipelineKey),
+    ShowHidden,
 }
 
 /// A job's identity within a run.
@@ -116,6 +119,7 @@ impl View {
         self.pipeline
             .as_ref()
             .and_then(|key| monitor.pipeline(key))
+            .filter(|p| !p.is_hidden())
             .filter(|p| self.filter.is_empty() || self.filter.matches_pipeline(p))
             .or_else(|| monitor.pipelines(&self.filter).next())
     }
@@ -285,6 +289,21 @@ impl View {
                     None => monitor.log_entries(&self.filter).next_back().map(|e| e.seq),
                 }
             }
+            Action::Hide => {
+                return match self.pipeline(monitor) {
+                    Some(pipeline) => {
+                        let key = pipeline.key().clone();
+                        if self.pipeline.as_ref() == Some(&key) {
+                            self.pipeline = None;
+                            self.run = None;
+                            self.job = None;
+                        }
+                        Errand::Hide(key)
+                    }
+                    None => Errand::None,
+                };
+            }
+            Action::ShowHidden => return Errand::ShowHidden,
             Action::Open | Action::Copy => {
                 let url = self
                     .job(monitor)

@@ -46,6 +46,9 @@ pub struct Pipeline {
     updated_at: DateTime<Utc>,
     /// The monitor's event counter at this pipeline's last change: its place in display order.
     pub(crate) activity: u64,
+    /// Hidden from the screen (`x`) until its next delivery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) hidden: bool,
 }
 
 impl Pipeline {
@@ -57,7 +60,13 @@ impl Pipeline {
             job_count: 0,
             updated_at: at,
             activity,
+            hidden: false,
         }
+    }
+
+    /// Hidden from the screen (`x`) until its next delivery.
+    pub fn is_hidden(&self) -> bool {
+        self.hidden
     }
 
     pub fn key(&self) -> &PipelineKey {

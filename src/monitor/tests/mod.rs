@@ -4,6 +4,7 @@
 mod bounds;
 mod detail;
 mod filters;
+mod hidden;
 mod noted;
 mod order;
 mod runs;

@@ -81,6 +81,13 @@ pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, conte
         ));
         second.push(Span::raw("  "));
     }
+    if monitor.hidden_count() > 0 {
+        second.push(Span::styled(
+            format!("{} hidden (X shows)", monitor.hidden_count()),
+            theme.warning(),
+        ));
+        second.push(Span::raw("  "));
+    }
     let totals = monitor.totals();
     second.push(Span::styled(
         format!("accepted {}", totals.accepted),
