@@ -325,3 +325,25 @@ fn resend_posts_journaled_deliveries_by_id_and_by_pipeline() {
     command.args(["resend", "--to", &to]);
     assert_eq!(run(command).status.code(), Some(2), "no ids and no filter");
 }
+
+#[test]
+fn a_desktop_without_a_notification_service_is_one_sentence_not_a_failure() {
+    let mut command = pipetop();
+    // No session bus to reach, as over SSH or in a container.
+    command
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", scratch_dir("runtime"));
+    let server = Server::start_with(command, &["--notify", "fail", "--notify-via", "desktop"]);
+    send(&server, &["--status", "FAIL"]);
+    let outcome = next_of(&server, "outcome");
+    assert_eq!(outcome["action"], "notify");
+    assert_eq!(outcome["ok"], false);
+    let detail = outcome["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("no desktop notification service answered: "),
+        "{detail}"
+    );
+    // Still receiving.
+    send(&server, &["--status", "SUCC", "--build", "2"]);
+    assert_eq!(next_of(&server, "accepted")["id"], 2);
+}

@@ -4,8 +4,10 @@
 //! any other output, so a notification reaches the desktop the terminal runs on.
 
 use super::runs::Triggers;
-use crate::delivery::{Alert, Delivery, Escape};
+use crate::delivery::{Action, Alert, Delivery, Escape, Ingest, Outcome};
 use crate::text::clean;
+use std::time::Instant;
+use tokio::sync::mpsc;
 
 impl Escape {
     /// The one the terminal is known to show: OSC 777 on foot and VTE terminals, OSC 9
@@ -52,6 +54,48 @@ pub fn alert(delivery: &Delivery, triggers: Triggers, escape: Escape) -> Alert {
         escape,
         tmux: std::env::var_os("TMUX").is_some(),
     }
+}
+
+/// How many desktop notifications may wait to be shown.
+pub const QUEUE: usize = 16;
+
+/// Shows queued alerts with the desktop's notification service, one at a time. Only a failure
+/// (no service running, as over SSH or in a container) is said, once per failure, in the log
+/// and the footer: it is no reason to stop.
+pub fn desktop(out: mpsc::Sender<Ingest>) -> mpsc::Sender<(u64, Alert)> {
+    let (tx, mut rx) = mpsc::channel::<(u64, Alert)>(QUEUE);
+    tokio::spawn(async move {
+        while let Some((delivery_id, alert)) = rx.recv().await {
+            let started = Instant::now();
+            let shown = tokio::task::spawn_blocking(move || {
+                notify_rust::Notification::new()
+                    .appname("pipetop")
+                    .summary(&alert.title)
+                    .body(&alert.body)
+                    .show()
+                    .map(drop)
+            })
+            .await;
+            let reason = match shown {
+                Ok(Ok(())) => continue,
+                Ok(Err(err)) => clean(&err.to_string(), 200).into_owned(),
+                Err(_) => "it stopped".to_owned(),
+            };
+            let outcome = Outcome {
+                delivery_id,
+                at: chrono::Utc::now(),
+                action: Action::Notify,
+                ok: false,
+                status: None,
+                elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                detail: format!("no desktop notification service answered: {reason}"),
+            };
+            if out.send(Ingest::Outcome(outcome)).await.is_err() {
+                break;
+            }
+        }
+    });
+    tx
 }
 
 impl Alert {

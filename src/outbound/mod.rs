@@ -52,6 +52,9 @@ pub enum NotifyVia {
     Osc9,
     /// OSC 777 (foot, VTE terminals, WezTerm).
     Osc777,
+    /// The desktop's own notification service (D-Bus on Linux and the BSDs, Notification
+    /// Center on macOS, toasts on Windows), on the machine pipetop runs on.
+    Desktop,
 }
 
 /// Everything the tap was asked to do.
@@ -87,10 +90,12 @@ pub async fn tap(mut rx: mpsc::Receiver<Ingest>, out: mpsc::Sender<Ingest>, plan
     let on_fail = plan.on_fail.clone().map(Arc::new);
     let on_finish = plan.on_finish.clone().map(Arc::new);
     let escape = match plan.notify_via {
-        NotifyVia::Terminal => Escape::for_terminal(),
+        NotifyVia::Terminal | NotifyVia::Desktop => Escape::for_terminal(),
         NotifyVia::Osc9 => Escape::Osc9,
         NotifyVia::Osc777 => Escape::Osc777,
     };
+    let desktop = (plan.notify.is_some() && plan.notify_via == NotifyVia::Desktop)
+        .then(|| alert::desktop(out.clone()));
     let mut runs = Runs::default();
     while let Some(ingest) = rx.recv().await {
         let delivery = match &ingest {
@@ -109,7 +114,15 @@ pub async fn tap(mut rx: mpsc::Receiver<Ingest>, out: mpsc::Sender<Ingest>, plan
         }
         let triggers = runs.see(&delivery.notification.job);
         if plan.notify.is_some_and(|when| when.wants(triggers)) {
-            later.push(Ingest::Alert(alert::alert(&delivery, triggers, escape)));
+            let alert = alert::alert(&delivery, triggers, escape);
+            match &desktop {
+                Some(desktop) => {
+                    if let Err(TrySendError::Full(_)) = desktop.try_send((delivery.id, alert)) {
+                        later.push(dropped(&delivery, Action::Notify, alert::QUEUE));
+                    }
+                }
+                None => later.push(Ingest::Alert(alert)),
+            }
         }
         if let Some(hooks) = &hooks {
             for (fired, command, action) in [

@@ -14,8 +14,8 @@ pub mod theme;
 pub mod view;
 pub mod widgets;
 
-use crate::delivery::Ingest;
 use crate::delivery::Progress;
+use crate::delivery::{Action, Ingest};
 use crate::monitor::Monitor;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use frame_log::FrameLog;
@@ -141,8 +141,12 @@ pub async fn run(
                 let mut failed = false;
                 let mut alerts = Vec::new();
                 while let Some(ingest) = next {
-                    if let Ingest::Alert(alert) = &ingest {
-                        alerts.push(alert.escape());
+                    match &ingest {
+                        Ingest::Alert(alert) => alerts.push(alert.escape()),
+                        Ingest::Outcome(outcome) if outcome.action == Action::Notify => {
+                            view.flash(crate::text::clean(&outcome.detail, 100).into_owned());
+                        }
+                        _ => {}
                     }
                     highest_delivery = highest_delivery.max(delivery_id(&ingest));
                     let applied = monitor.apply(&ingest);
