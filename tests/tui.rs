@@ -650,7 +650,7 @@ fn an_outcome_shows_in_the_event_log_beside_its_delivery() {
     let screen = Screen::start(&args);
     let url = screen.webhook_url();
     post(&url, "forwarded-service", "compile", "SUCC");
-    let text = screen.wait_for("#1 forwarded: cannot post to");
+    let text = screen.wait_for("↳ #1 forwarded ");
     assert!(text.contains("connection refused"), "{text}");
 }
 

@@ -178,8 +178,11 @@ pub async fn run(
                             }
                         }
                         Errand::ShowHidden => {
-                            let shown = monitor.show_hidden();
-                            view.flash(format!("{shown} hidden pipelines shown again"));
+                            view.flash(match monitor.show_hidden() {
+                                0 => "no pipeline is hidden".to_owned(),
+                                1 => "the hidden pipeline is shown again".to_owned(),
+                                n => format!("{n} hidden pipelines are shown again"),
+                            });
                         }
                         Errand::None => {}
                     }

@@ -90,11 +90,11 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     Line::from(vec![
                         time,
                         Span::styled(
-                            format!("↳ #{} {}: ", outcome.delivery_id, outcome.action.describe()),
+                            format!("↳ #{} {} ", outcome.delivery_id, outcome.action.describe()),
                             style,
                         ),
+                        Span::styled(format!("{} ms: ", outcome.elapsed_ms), theme.label()),
                         Span::raw(safe(&outcome.detail).into_owned()),
-                        Span::styled(format!(" ({} ms)", outcome.elapsed_ms), theme.label()),
                     ])
                 }
                 LogEvent::Rejected(rejected) => {
