@@ -455,10 +455,11 @@ impl Monitor {
     pub fn pipelines<'a>(&'a self, filter: &Filter) -> impl Iterator<Item = &'a Pipeline> + 'a {
         let matcher = Matcher::new(filter);
         let everything = filter.is_empty();
-        self.pipelines
-            .values()
-            .rev()
-            .filter(move |pipeline| !pipeline.hidden && (everything || matcher.pipeline(pipeline)))
+        // Without hidden pipelines, skipping to a scrolled position touches no pipeline at all.
+        let any_hidden = self.hidden > 0;
+        self.pipelines.values().rev().filter(move |pipeline| {
+            !(any_hidden && pipeline.hidden) && (everything || matcher.pipeline(pipeline))
+        })
     }
 
     /// Hides a pipeline from the screen until its next delivery; whether it was shown.
