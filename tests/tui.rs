@@ -613,7 +613,11 @@ fn wait_for_bytes(screen: &Screen, needle: &[u8]) {
 
 #[test]
 fn a_failure_is_notified_with_a_terminal_escape_and_inside_tmux_wrapped_for_it() {
-    let args: Vec<&str> = SIGNED.iter().copied().chain(["--notify", "fail"]).collect();
+    let args: Vec<&str> = SIGNED
+        .iter()
+        .copied()
+        .chain(["--notify", "fail", "--notify-via", "osc9"])
+        .collect();
     let screen = Screen::start_with_env(&args, &[("TMUX", "")]);
     let url = screen.webhook_url();
     screen.wait_for("Waiting for the first webhook");
