@@ -2,6 +2,7 @@
 
 use super::fate::{DropReason, Fate, UpdateApplied};
 use super::job::JobUpdate;
+use super::record::Record;
 use super::run::{Run, StatusCounts, grow_tight};
 use super::shared::{Checkouts, Names, same};
 use crate::delivery::Delivery;
@@ -46,6 +47,7 @@ pub struct Pipeline {
     updated_at: DateTime<Utc>,
     /// The monitor's event counter at this pipeline's last change: its place in display order.
     pub(crate) activity: u64,
+    record: Record,
 }
 
 impl Pipeline {
@@ -57,7 +59,23 @@ impl Pipeline {
             job_count: 0,
             updated_at: at,
             activity,
+            record: Record::default(),
         }
+    }
+
+    /// The strip of latest runs, the last finished run, red since and last green.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// The latest finished run failed: the pipeline stays red while a newer run goes.
+    pub fn is_failing(&self) -> bool {
+        self.record.is_failing()
+    }
+
+    /// The newest run whose jobs are all final.
+    pub fn last_finished_run(&self) -> Option<&Run> {
+        self.runs.iter().rev().find(|run| run.is_finished())
     }
 
     pub fn key(&self) -> &PipelineKey {
@@ -178,6 +196,7 @@ impl Pipeline {
         }
         let run = self.runs.remove(0);
         self.job_count -= run.job_count();
+        self.record.refresh(&self.runs);
         Some(run.job_count())
     }
 
@@ -209,8 +228,9 @@ impl Pipeline {
         let mut applied = run.apply(delivery, update, limits, new);
         applied.described |= new;
         self.job_count = self.job_count - before + run.job_count();
-        if applied.fate == Fate::Updated {
+        if applied.fate.changed() || new {
             self.updated_at = delivery.received_at;
+            self.record.refresh(&self.runs);
         }
         applied
     }
