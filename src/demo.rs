@@ -435,6 +435,58 @@ mod tests {
         assert!(history.last().unwrap().at < Duration::from_millis(1_500));
     }
 
+    /// Applied as `feed_demo` sends them, the first minute shows a red pipeline with a newer
+    /// run going, a retry, a flaky job, and history strips.
+    #[test]
+    fn the_first_minute_shows_every_state_a_failure_goes_through() {
+        use crate::delivery::{Delivery, Ingest};
+        use crate::monitor::{Filter, Monitor};
+        let mut events: Vec<(Duration, Value)> =
+            history().into_iter().map(|e| (e.at, e.body)).collect();
+        for n in 0..2 {
+            let offset = Duration::from_secs(2) + CYCLE * n as u32;
+            events.extend(cycle(n).into_iter().map(|e| (offset + e.at, e.body)));
+        }
+        events.sort_by_key(|(at, _)| *at);
+        let base = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut monitor = Monitor::default();
+        let (mut red_and_going, mut retry, mut flaky, mut strip) = (false, false, false, false);
+        for (id, (at, body)) in events
+            .iter()
+            .take_while(|(at, _)| *at < Duration::from_secs(60))
+            .enumerate()
+        {
+            let when = base + chrono::Duration::from_std(*at).unwrap();
+            let notification = parse_notification(body.to_string().as_bytes())
+                .unwrap()
+                .notification;
+            monitor.apply(&Ingest::Accepted(std::sync::Arc::new(Delivery {
+                id: id as u64 + 1,
+                received_at: when,
+                sent_at: Some(when),
+                auth: crate::gitee::Auth::Signature,
+                repaired: false,
+                headers: Default::default(),
+                notification,
+            })));
+            for pipeline in monitor.pipelines(&Filter::default()) {
+                let going = pipeline.latest_run().is_some_and(|r| !r.is_finished());
+                red_and_going |= going && pipeline.is_failing();
+                strip |= pipeline.record().strip().len() >= 4;
+                for run in pipeline.runs() {
+                    for (_, job) in run.jobs() {
+                        retry |= job.retries() > 0 && !job.status().is_final();
+                        flaky |= job.is_flaky();
+                    }
+                }
+            }
+        }
+        assert!(
+            red_and_going && retry && flaky && strip,
+            "{red_and_going} {retry} {flaky} {strip}"
+        );
+    }
+
     #[test]
     fn cycles_fit_their_length_and_are_in_time_order() {
         for n in 0..4 {
