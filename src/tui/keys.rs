@@ -282,7 +282,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('y')],
         label: "y",
-        help: "copy the pipelineUrl (OSC 52, over SSH too)",
+        help: "copy the URL, commit, branch or detail (OSC 52)",
         footer: None,
         section: Section::Act,
         action: Action::Copy,

@@ -49,7 +49,8 @@ pub enum Errand {
     None,
     Quit,
     Open(String),
-    Copy(String),
+    /// The key pressed in the `y` menu: copy what it stands for.
+    Copy(char),
 }
 
 /// A job's identity within a run.
@@ -92,6 +93,8 @@ pub struct View {
     pub detail_scroll: u16,
     /// First row of the help overlay shown, when it does not fit.
     pub help_scroll: u16,
+    /// The `y` menu is open: the next letter picks what to copy.
+    pub copy_menu: bool,
     flash: Option<(String, Instant)>,
     /// How far the journal's history has loaded, while it loads.
     pub history: Option<Progress>,
@@ -116,6 +119,7 @@ impl View {
             log_anchor: None,
             detail_scroll: 0,
             help_scroll: 0,
+            copy_menu: false,
             flash: None,
             history: None,
         }
@@ -231,6 +235,15 @@ impl View {
         if self.typing && self.type_key(key) {
             return Errand::None;
         }
+        if self.copy_menu {
+            self.copy_menu = false;
+            return match key.code {
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    Errand::Copy(c)
+                }
+                _ => Errand::None,
+            };
+        }
         match keys::action(&key) {
             Some(action) => self.act(action, monitor),
             None => Errand::None,
@@ -320,15 +333,21 @@ impl View {
                     None => monitor.log_entries(&self.filter).next_back().map(|e| e.seq),
                 }
             }
-            Action::Open | Action::Copy => {
+            Action::Copy => {
+                if self.job(monitor).is_some() {
+                    self.copy_menu = true;
+                } else {
+                    self.flash("no job is selected: nothing to copy".into());
+                }
+            }
+            Action::Open => {
                 let url = self
                     .job(monitor)
                     .and_then(|(_, _, _, job)| job.pipeline_url())
                     .map(str::to_owned);
-                return match (url, action) {
-                    (Some(url), Action::Open) => Errand::Open(url),
-                    (Some(url), _) => Errand::Copy(url),
-                    (None, _) => {
+                return match url {
+                    Some(url) => Errand::Open(url),
+                    None => {
                         self.flash("no job with a pipelineUrl is selected".into());
                         Errand::None
                     }

@@ -8,10 +8,11 @@
 use super::cells::duration;
 use super::{Clock, Scene, pane, safe_opt};
 use crate::gitee::{Source, Status, UpParams};
+use crate::monitor::Monitor;
 use crate::monitor::{Change, JobState, Pipeline, Run, Stage, flaky, since_passed};
 use crate::text::clean_long;
 use crate::tui::theme::{Theme, glyph};
-use crate::tui::view::Focus;
+use crate::tui::view::{Focus, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -23,13 +24,66 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let theme = context.theme;
     let focused = view.focus == Focus::Detail;
     let block = pane(Line::styled(" Detail ", theme.title()), focused, context);
-    let Some((pipeline, run, stage, job)) = view.job(monitor) else {
+    let Some(lines) = lines(monitor, view, theme, clock) else {
         frame.render_widget(
             Paragraph::new(Line::styled("No job selected.", theme.label())).block(block),
             area,
         );
         return;
     };
+    // Rows the lines take once wrapped, so the pane can say there is more below.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|line| line.width().div_ceil(inner).max(1))
+        .sum();
+    let height = usize::from(area.height.saturating_sub(2));
+    let scroll = usize::from(view.detail_scroll).min(rows.saturating_sub(height));
+    let block = if rows > scroll + height {
+        block.title_bottom(
+            Line::styled(
+                format!(" ↓ {} more · j/k scroll ", rows - scroll - height),
+                theme.key(),
+            )
+            .right_aligned(),
+        )
+    } else if scroll > 0 {
+        block.title_bottom(Line::styled(" ↑ k scrolls up ", theme.label()).right_aligned())
+    } else {
+        block
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
+            .block(block),
+        area,
+    );
+}
+
+/// The selected job's detail as plain text, one line per line of the pane (for `y`).
+pub fn text(monitor: &Monitor, view: &View, clock: &Clock) -> Option<String> {
+    let lines = lines(monitor, view, Theme::new(false), clock)?;
+    let text: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            line.spans
+                .iter()
+                .map(|span| span.content.as_ref())
+                .collect()
+        })
+        .collect();
+    Some(text.join("\n"))
+}
+
+/// The detail pane's lines for the selected job, if one is selected.
+fn lines(
+    monitor: &Monitor,
+    view: &View,
+    theme: Theme,
+    clock: &Clock,
+) -> Option<Vec<Line<'static>>> {
+    let (pipeline, run, stage, job) = view.job(monitor)?;
     let status = job.status();
     let described = run.context();
     let mut lines = vec![
@@ -140,34 +194,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         ]));
     }
 
-    // Rows the lines take once wrapped, so the pane can say there is more below.
-    let inner = usize::from(area.width.saturating_sub(2)).max(1);
-    let rows: usize = lines
-        .iter()
-        .map(|line| line.width().div_ceil(inner).max(1))
-        .sum();
-    let height = usize::from(area.height.saturating_sub(2));
-    let scroll = usize::from(view.detail_scroll).min(rows.saturating_sub(height));
-    let block = if rows > scroll + height {
-        block.title_bottom(
-            Line::styled(
-                format!(" ↓ {} more · j/k scroll ", rows - scroll - height),
-                theme.key(),
-            )
-            .right_aligned(),
-        )
-    } else if scroll > 0 {
-        block.title_bottom(Line::styled(" ↑ k scrolls up ", theme.label()).right_aligned())
-    } else {
-        block
-    };
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
-            .block(block),
-        area,
-    );
+    Some(lines)
 }
 
 /// When the job started and how long it took (or has been going), its earlier attempts, and

@@ -226,3 +226,76 @@ fn at_80_by_24_the_detail_pane_says_there_is_more_and_scrolls_to_it() {
     assert!(last.contains("k scrolls up"), "{last}");
     assert!(last.contains("TRIGGER"), "{last}");
 }
+
+#[test]
+fn enter_on_an_event_log_entry_opens_its_pipeline_run_and_job() {
+    let monitor = day();
+    let mut view = View::new();
+    view.act(Action::FocusPrev, &monitor);
+    assert_eq!(view.focus, Focus::Log);
+    view.act(Action::Up, &monitor);
+    view.act(Action::Enter, &monitor);
+    assert_eq!(view.focus, Focus::Detail);
+    let screen = screen(&monitor, &view, 140, 30);
+    assert!(screen.contains("web › Test › e2e  #7"), "{screen}");
+}
+
+#[test]
+fn g_in_the_event_log_shows_a_full_first_page_and_old_entries_carry_their_date() {
+    let monitor = day();
+    let mut view = View::new();
+    view.act(Action::FocusPrev, &monitor);
+    view.act(Action::Top, &monitor);
+    let screen = super::tests::render_at(&monitor, &view, &context(true), 140, 30, 90_000);
+    let log: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains("Events"))
+        .skip(1)
+        .take(4)
+        .collect();
+    assert!(
+        log[0].contains("Nov 27 10:00:00 ● RUNNING backend-ci › Build › compile #40"),
+        "{screen}"
+    );
+    assert!(
+        log.iter().all(|l| l.contains("Nov 27 10:0")),
+        "a full page:\n{screen}"
+    );
+}
+
+#[test]
+fn y_offers_the_url_commit_branch_and_detail_of_the_selected_job() {
+    let monitor = day();
+    let mut view = View::new();
+    view.act(Action::NextFailure, &monitor);
+    view.act(Action::Copy, &monitor);
+    let screen = screen(&monitor, &view, 140, 30);
+    for offer in [
+        " u pipelineUrl",
+        " c commit",
+        " b branch",
+        " d job's detail",
+    ] {
+        assert!(screen.contains(offer), "{offer} missing:\n{screen}");
+    }
+    let key = |c| {
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        )
+    };
+    assert_eq!(
+        view.key(key('c'), &monitor),
+        crate::tui::view::Errand::Copy('c')
+    );
+    assert!(!view.copy_menu);
+    let clock = super::tests::clock(3600);
+    let choices = super::copy::choices(&monitor, &view, &clock);
+    assert_eq!(choices[1].text, "1eef0044c0ffee");
+    let detail = &choices[3].text;
+    assert!(
+        detail.starts_with("backend-ci › Test › unit  #44\n"),
+        "{detail}"
+    );
+    assert!(detail.contains("ENV staging → prod"), "{detail}");
+}

@@ -4,6 +4,7 @@
 //! Every string that came from the network goes through [`safe`] before it reaches a cell.
 
 mod cells;
+pub mod copy;
 mod detail;
 mod header;
 mod jobs;
@@ -218,6 +219,9 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
     draw_footer(frame, footer_area, view, context);
     if view.help {
         help::overlay(frame, theme, view.help_scroll);
+    }
+    if view.copy_menu {
+        copy::overlay(frame, &copy::choices(monitor, view, clock), theme);
     }
 }
 
