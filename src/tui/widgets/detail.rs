@@ -332,10 +332,14 @@ fn history_lines(
         theme,
         "passed",
         &format!(
-            "{} at {} · commit {}",
+            "{}{} at {} · commit {}",
             passed
                 .build()
                 .map_or_else(|| "—".to_owned(), |b| format!("#{b}")),
+            passed
+                .checkout()
+                .and_then(|c| c.branch.as_deref())
+                .map_or_else(String::new, |b| format!(" on {}", clean_long(b))),
             clock.time_of_day(passed.ended_at().unwrap_or(passed.started_at())),
             commit(passed)
         ),

@@ -108,7 +108,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let always = 1 + 6 + 4 + 3;
     let name_min = 14;
     let optional = [
-        (Column::Red, 12),
+        (Column::Red, RED),
         (Column::Strip, longest_strip.clamp(4, 6)),
         (Column::Took, 6),
         (Column::Word, 9),
@@ -191,7 +191,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let mut header = vec!["", "pipeline", "build"];
     for column in &columns {
         let (width, name) = match column {
-            Column::Red => (12, "red"),
+            Column::Red => (RED, "red since"),
             Column::Took => (6, "took"),
             Column::Strip => (strip_width, "runs"),
             Column::Word => (9, "status"),
@@ -210,10 +210,14 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     frame.render_widget(table, area);
 }
 
+/// Width of the `red since` column: `#1204 15m` and `last ✗ #1204` fit.
+const RED: usize = 12;
+
 /// The optional columns, in the order they are given room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
-    /// `since #41 2h` while red, `last ✗ #44` while a newer run goes after a failure.
+    /// `#41 2h` (the first failed build since the last green one, and when) while red,
+    /// `last ✗ #44` while a newer run goes after a failure.
     Red,
     /// How long the latest run took, or has been going.
     Took,
@@ -233,12 +237,12 @@ fn red_cell<'a>(pipeline: &Pipeline, clock: &Clock, theme: Theme) -> Cell<'a> {
             format!("last ✗ {}", build_name(last.build))
         }
         (Some(since), _) if latest_failed || pipeline.is_failing() => {
-            format!("since {} {}", build_name(since.build), clock.ago(since.at))
+            format!("{} {}", build_name(since.build), clock.ago(since.at))
         }
         _ if latest_failed => "failing".to_owned(),
         _ => String::new(),
     };
-    Cell::from(text).style(theme.status(Status::Failed))
+    Cell::from(fit(&text, RED)).style(theme.status(Status::Failed))
 }
 
 fn build_name(build: Option<u64>) -> String {
