@@ -299,3 +299,34 @@ fn y_offers_the_url_commit_branch_and_detail_of_the_selected_job() {
     );
     assert!(detail.contains("ENV staging → prod"), "{detail}");
 }
+
+#[test]
+fn long_names_that_differ_only_at_the_end_stay_apart_and_end_their_cut_with_an_ellipsis() {
+    let mut monitor = Monitor::default();
+    for (id, region) in [(9, "eu-west"), (10, "us-east")] {
+        let name = format!("deploy-the-payment-gateway-to-production-{region}");
+        post(
+            &mut monitor,
+            0,
+            id,
+            &name,
+            1,
+            "Deploy",
+            &name,
+            "SUCC",
+            "prod",
+        );
+    }
+    let screen = screen(&monitor, &View::new(), 120, 30);
+    let cut = |region: &str| {
+        screen
+            .lines()
+            .filter(|line| {
+                line.contains(&format!("…{region}")) || line.contains(&format!("…n-{region}"))
+            })
+            .count()
+    };
+    // In the pipelines table, and in the jobs pane of the selected one.
+    assert_eq!(cut("eu-west"), 1, "{screen}");
+    assert_eq!(cut("us-east"), 2, "{screen}");
+}

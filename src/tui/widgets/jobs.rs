@@ -109,20 +109,21 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                 let stage_cell = if previous_stage == Some(stage.name()) {
                     String::new()
                 } else {
-                    safe_opt(stage.name()).into_owned()
+                    fit(&safe_opt(stage.name()), widths.stage)
                 };
                 previous_stage = Some(stage.name());
                 let status = job.status();
                 let code = safe_opt(job.code());
-                let mut status_text = match job.status_name() {
-                    Some(name) if !name.eq_ignore_ascii_case(&code) => {
+                // A retry or a flaky pass says so before the statusName, which the detail
+                // pane shows anyway.
+                let mark = attempt_mark(job, flaky(pipeline, run, stage, job).is_some());
+                let status_text = match (mark, job.status_name()) {
+                    (Some(mark), _) => format!("{} {code} · {mark}", glyph(status)),
+                    (None, Some(name)) if !name.eq_ignore_ascii_case(&code) => {
                         format!("{} {code} {}", glyph(status), safe(name))
                     }
-                    _ => format!("{} {code}", glyph(status)),
+                    (None, _) => format!("{} {code}", glyph(status)),
                 };
-                if let Some(mark) = attempt_mark(job, flaky(pipeline, run, stage, job).is_some()) {
-                    status_text = format!("{status_text} · {mark}");
-                }
                 let took = match (job.duration(), job.started_at()) {
                     (Some(took), _) => duration(took),
                     (None, Some(start)) if !status.is_final() => duration(clock.now - start),
@@ -130,8 +131,8 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                 };
                 let row = Row::new(vec![
                     Cell::from(stage_cell).style(theme.label()),
-                    Cell::from(safe_opt(job.name()).into_owned()),
-                    Cell::from(status_text).style(theme.status(status)),
+                    Cell::from(fit(&safe_opt(job.name()), widths.job)),
+                    Cell::from(fit(&status_text, widths.status)).style(theme.status(status)),
                     Cell::from(took).style(theme.label()),
                     Cell::from(clock.ago(job.updated_at())).style(theme.label()),
                 ]);

@@ -242,6 +242,9 @@ fn red_cell<'a>(pipeline: &Pipeline, clock: &Clock, theme: Theme) -> Cell<'a> {
         _ if latest_failed => "failing".to_owned(),
         _ => String::new(),
     };
+    if text.is_empty() {
+        return Cell::from("");
+    }
     Cell::from(fit(&text, RED)).style(theme.status(Status::Failed))
 }
 
