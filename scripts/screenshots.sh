@@ -40,18 +40,41 @@ keys() {
   done
 }
 
-# The demo replays one finished build per pipeline at once, then starts live builds.
-sleep 9
+# Waits until the demo has run for $1 seconds, so a shot catches a build at the same point.
+started=$(date +%s.%N)
+at() {
+  python3 -c "import time,sys; time.sleep(max(0.0, $started + $1 - time.time()))"
+}
+# The demo replays each pipeline's earlier builds at once, then starts live builds: at 9 s
+# payment-service #88 runs after #87 failed, and every row has its history strip.
+at 9
 shot overview
-
 keys 1 Enter Enter
 shot failures-detail
-
-keys Escape Escape 0 '?'
+keys Escape Escape 0
+# web-frontend's e2e-firefox fails at 14.5 s, is re-run at 15.5 s and passes at 17.5 s.
+keys /
+tmux send-keys -t "$session" -l 'web-frontend'
+keys Enter Enter j j j j Enter
+at 16.3
+shot retry
+at 18.5
+shot flaky
+keys Escape Escape Escape Escape
+# Failed first: the red pipelines lead.
+keys S
+shot failed-first
+keys S S S
+# n: the next failed job, opened, with what changed since its pipeline last passed.
+keys n
+shot next-failure
+keys Escape Escape '?'
 shot help
-
 keys Escape /
 tmux send-keys -t "$session" -l 'release'
 shot search
-
-keys Enter q
+keys Enter Escape
+tmux resize-window -t "$session" -x 80 -y 24
+keys '?'
+shot help-80x24
+keys Escape q

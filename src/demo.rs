@@ -17,13 +17,15 @@ pub struct DemoEvent {
 }
 
 /// How one scripted build goes: every job passes, or the named job fails or is cancelled (and
-/// the stages after it are skipped or cancelled), or the named stage is skipped.
+/// the stages after it are skipped or cancelled), or the named stage is skipped, or the named
+/// job fails, is re-run and passes (a retry, and so a flaky job).
 #[derive(Clone, Copy)]
 enum Plot {
     Pass,
     Fail(&'static str),
     Cancel(&'static str),
     SkipStage(&'static str),
+    Retry(&'static str),
 }
 
 #[derive(Clone, Copy)]
@@ -42,6 +44,9 @@ struct PipelineScript {
     chinese: bool,
     /// How the build at this index of a cycle goes (builds alternate through these).
     plots: &'static [Plot],
+    /// How the builds before the live ones went, oldest first, the last being `first_build`:
+    /// the opening burst, so the history strip has a pattern at once.
+    past: &'static [Plot],
     /// When this pipeline's live build starts in each cycle.
     offset_ms: u64,
 }
@@ -59,6 +64,14 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Repo("acme/api-gateway"),
         chinese: false,
         plots: &[Plot::Pass, Plot::Pass],
+        past: &[
+            Plot::Pass,
+            Plot::Pass,
+            Plot::Pass,
+            Plot::Fail("unit"),
+            Plot::Pass,
+            Plot::Pass,
+        ],
         offset_ms: 0,
     },
     PipelineScript {
@@ -73,6 +86,14 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Repo("acme/payment-service"),
         chinese: false,
         plots: &[Plot::Fail("integration"), Plot::Pass],
+        past: &[
+            Plot::Pass,
+            Plot::Pass,
+            Plot::Fail("integration"),
+            Plot::Pass,
+            Plot::Fail("contract-tests"),
+            Plot::Fail("integration"),
+        ],
         offset_ms: 2_000,
     },
     PipelineScript {
@@ -86,7 +107,14 @@ const PIPELINES: &[PipelineScript] = &[
         ],
         sources: Sources::Repo("acme/web-frontend"),
         chinese: false,
-        plots: &[Plot::Pass, Plot::SkipStage("Deploy")],
+        plots: &[Plot::Retry("e2e-firefox"), Plot::SkipStage("Deploy")],
+        past: &[
+            Plot::Pass,
+            Plot::SkipStage("Deploy"),
+            Plot::Pass,
+            Plot::Pass,
+            Plot::Pass,
+        ],
         offset_ms: 5_000,
     },
     PipelineScript {
@@ -101,6 +129,13 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Repo("acme/mobile"),
         chinese: false,
         plots: &[Plot::Cancel("device-farm"), Plot::Pass],
+        past: &[
+            Plot::Pass,
+            Plot::Cancel("device-farm"),
+            Plot::Pass,
+            Plot::Fail("ios"),
+            Plot::Pass,
+        ],
         offset_ms: 8_000,
     },
     PipelineScript {
@@ -114,6 +149,7 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Upstream,
         chinese: false,
         plots: &[Plot::Pass],
+        past: &[Plot::Pass, Plot::Pass, Plot::Pass],
         offset_ms: 12_000,
     },
     PipelineScript {
@@ -124,6 +160,12 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Repo("acme/warehouse"),
         chinese: true,
         plots: &[Plot::Pass, Plot::Fail("backfill")],
+        past: &[
+            Plot::Pass,
+            Plot::Fail("backfill"),
+            Plot::Pass,
+            Plot::Fail("backfill"),
+        ],
         offset_ms: 15_000,
     },
     PipelineScript {
@@ -134,6 +176,7 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Repo("acme/docs"),
         chinese: false,
         plots: &[Plot::Pass],
+        past: &[Plot::Pass, Plot::Pass, Plot::Pass, Plot::Pass],
         offset_ms: 18_000,
     },
     PipelineScript {
@@ -147,6 +190,12 @@ const PIPELINES: &[PipelineScript] = &[
         sources: Sources::Artifact("infra-modules"),
         chinese: false,
         plots: &[Plot::Pass, Plot::Pass],
+        past: &[
+            Plot::Pass,
+            Plot::Fail("terraform-apply"),
+            Plot::Pass,
+            Plot::Pass,
+        ],
         offset_ms: 21_000,
     },
 ];
@@ -154,13 +203,18 @@ const PIPELINES: &[PipelineScript] = &[
 /// How long one cycle of live builds lasts before the next starts.
 pub const CYCLE: Duration = Duration::from_secs(30);
 
-/// The finished builds shown at once: every pipeline's previous build, within about a second.
+/// The finished builds shown at once: every pipeline's previous builds, within about a second.
 pub fn history() -> Vec<DemoEvent> {
     let mut events = Vec::new();
     for (i, script) in PIPELINES.iter().enumerate() {
-        let plot = script.plots[script.plots.len() - 1];
-        let start = Duration::from_millis(60 * i as u64);
-        build_events(script, script.first_build, plot, start, 15, &mut events);
+        let mut start = Duration::from_millis(40 * i as u64);
+        let first = script.first_build + 1 - script.past.len() as u64;
+        for (build, plot) in (first..).zip(script.past) {
+            let from = events.len();
+            build_events(script, build, *plot, start, 4, &mut events);
+            let end = events[from..].iter().map(|e| e.at).max().unwrap_or(start);
+            start = end + Duration::from_millis(4);
+        }
     }
     sort(events)
 }
@@ -216,6 +270,15 @@ fn build_events(
                 Plot::Fail(j) if j == *job => "FAIL",
                 Plot::Cancel(j) if j == *job => "CANCEL",
                 _ => "SUCC",
+            };
+            let end = match plot {
+                Plot::Retry(j) if j == *job => {
+                    out.push(event(script, build, stage, job, "FAIL", end));
+                    let again = end + Duration::from_millis(scale_ms);
+                    out.push(event(script, build, stage, job, "RUNNING", again));
+                    again + Duration::from_millis(units * scale_ms)
+                }
+                _ => end,
             };
             match code {
                 "FAIL" => stopped = Some("SKIP"),
@@ -370,6 +433,58 @@ mod tests {
             .collect();
         assert_eq!(pipelines.len(), PIPELINES.len());
         assert!(history.last().unwrap().at < Duration::from_millis(1_500));
+    }
+
+    /// Applied as `feed_demo` sends them, the first minute shows a red pipeline with a newer
+    /// run going, a retry, a flaky job, and history strips.
+    #[test]
+    fn the_first_minute_shows_every_state_a_failure_goes_through() {
+        use crate::delivery::{Delivery, Ingest};
+        use crate::monitor::{Filter, Monitor};
+        let mut events: Vec<(Duration, Value)> =
+            history().into_iter().map(|e| (e.at, e.body)).collect();
+        for n in 0..2 {
+            let offset = Duration::from_secs(2) + CYCLE * n as u32;
+            events.extend(cycle(n).into_iter().map(|e| (offset + e.at, e.body)));
+        }
+        events.sort_by_key(|(at, _)| *at);
+        let base = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut monitor = Monitor::default();
+        let (mut red_and_going, mut retry, mut flaky, mut strip) = (false, false, false, false);
+        for (id, (at, body)) in events
+            .iter()
+            .take_while(|(at, _)| *at < Duration::from_secs(60))
+            .enumerate()
+        {
+            let when = base + chrono::Duration::from_std(*at).unwrap();
+            let notification = parse_notification(body.to_string().as_bytes())
+                .unwrap()
+                .notification;
+            monitor.apply(&Ingest::Accepted(std::sync::Arc::new(Delivery {
+                id: id as u64 + 1,
+                received_at: when,
+                sent_at: Some(when),
+                auth: crate::gitee::Auth::Signature,
+                repaired: false,
+                headers: Default::default(),
+                notification,
+            })));
+            for pipeline in monitor.pipelines(&Filter::default()) {
+                let going = pipeline.latest_run().is_some_and(|r| !r.is_finished());
+                red_and_going |= going && pipeline.is_failing();
+                strip |= pipeline.record().strip().len() >= 4;
+                for run in pipeline.runs() {
+                    for (_, job) in run.jobs() {
+                        retry |= job.retries() > 0 && !job.status().is_final();
+                        flaky |= job.is_flaky();
+                    }
+                }
+            }
+        }
+        assert!(
+            red_and_going && retry && flaky && strip,
+            "{red_and_going} {retry} {flaky} {strip}"
+        );
     }
 
     #[test]

@@ -297,6 +297,40 @@ fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
     assert_eq!(screen.exit_code(), 0);
 }
 
+/// The failure a newer run must not hide: `backend-ci #44` fails, `#45` starts, and the row
+/// and the FAIL filter still show #44's failure.
+#[test]
+fn a_failed_run_stays_on_the_row_and_under_the_fail_filter_while_a_newer_run_goes() {
+    let mut screen = Screen::start(SIGNED);
+    let url = screen.webhook_url();
+    let post_build = |build: u64, job: &str, status: &str| {
+        let body = serde_json::json!({
+            "job": {
+                "pipelineId": 44, "pipelineName": "backend-ci", "stageName": "Test",
+                "jobName": job, "buildNumber": build, "statusCode": status,
+            },
+        });
+        post_with(&url, &[], &body.to_string());
+    };
+    post(&url, "docs-site", "mdbook", "SUCC");
+    post_build(44, "unit", "RUNNING");
+    post_build(44, "unit", "FAIL");
+    screen.wait_for("since #44");
+    post_build(45, "unit", "RUNNING");
+    let row = screen.wait_for("last ✗ #44");
+    assert!(row.contains("#45"), "{row}");
+
+    screen.keys("1");
+    let filtered = screen.wait_until("only the red pipeline", |s| {
+        s.contains("backend-ci") && !s.contains("docs-site") && s.contains("✗ FAIL")
+    });
+    assert!(filtered.contains("Pipelines 1"), "{filtered}");
+    assert!(filtered.contains("#44"), "{filtered}");
+
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}
+
 #[test]
 fn a_forged_post_shows_as_rejected_with_its_reason() {
     let screen = Screen::start(SIGNED);

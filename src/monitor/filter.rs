@@ -47,11 +47,12 @@ impl StatusFilter {
     }
 }
 
-/// What the view shows: a status filter and a search text.
+/// What the view shows: a status filter and a search text, and the pipelines' order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filter {
     pub status: StatusFilter,
     pub search: String,
+    pub order: super::Order,
 }
 
 impl Filter {
@@ -60,7 +61,8 @@ impl Filter {
         self.status == StatusFilter::All && self.search.trim().is_empty()
     }
 
-    /// A pipeline matches when its status (its latest run's) passes the status filter, and the
+    /// A pipeline matches when its status (its latest run's) passes the status filter (or,
+    /// for the FAIL filter, its last finished run failed while a newer one goes), and the
     /// search finds its name, its id, or any stage, job, repository, branch or commit of its
     /// latest run.
     pub fn matches_pipeline(&self, pipeline: &Pipeline) -> bool {
@@ -93,7 +95,8 @@ impl Matcher {
     }
 
     pub fn pipeline(&self, pipeline: &Pipeline) -> bool {
-        self.status.matches(pipeline.status())
+        (self.status.matches(pipeline.status())
+            || (self.status == StatusFilter::Failed && pipeline.is_failing()))
             && self.search_any(|m| {
                 m.pipeline(pipeline)
                     || pipeline.latest_run().is_some_and(|run| {
@@ -110,13 +113,23 @@ impl Matcher {
     /// repository, branch and commit, or its pipeline's name (so a search that finds a pipeline
     /// by name shows all of that pipeline's jobs).
     pub fn job(&self, pipeline: &Pipeline, run: &Run, stage: &Stage, job: &JobState) -> bool {
-        self.status.matches(job.status())
-            && self.search_any(|m| {
-                m.pipeline(pipeline)
-                    || m.opt(stage.name())
-                    || m.opt(job.name())
-                    || m.checkouts(run.checkouts())
-            })
+        self.status.matches(job.status()) && self.job_searched(pipeline, run, stage, job)
+    }
+
+    /// The search half of [`Matcher::job`].
+    pub fn job_searched(
+        &self,
+        pipeline: &Pipeline,
+        run: &Run,
+        stage: &Stage,
+        job: &JobState,
+    ) -> bool {
+        self.search_any(|m| {
+            m.pipeline(pipeline)
+                || m.opt(stage.name())
+                || m.opt(job.name())
+                || m.checkouts(run.checkouts())
+        })
     }
 }
 

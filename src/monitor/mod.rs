@@ -9,17 +9,21 @@
 //! least one field. A test delivery (`X-Gitee-Ping: true`) and any other body (a repository
 //! hook's, the sister product's `task`-shaped one, `{}`) are only logged, as [`LogEvent::Noted`].
 
+mod failures;
 mod filter;
 mod log;
 mod model;
+mod order;
 mod saved;
 
+pub use failures::{Change, FailedJob, Flaky, SincePassed, failing_run, flaky, since_passed};
 pub use filter::{Filter, StatusFilter};
 pub use log::{AcceptedEntry, EventLog, LogEntry, LogEvent, Noted, NotedEntry, RejectedEntry};
 pub use model::{
-    Checkout, DropReason, Fate, JobState, Misfits, Pipeline, PipelineKey, Run, RunContext, Stage,
-    StageProgress, StatusCounts, derive_status,
+    Attempt, Checkout, DropReason, Fate, JobState, Mark, Misfits, Pipeline, PipelineKey, Record,
+    Run, RunContext, STRIP, Stage, StageProgress, StatusCounts, derive_status,
 };
+pub use order::Order;
 pub use saved::RestoreError;
 
 use crate::delivery::{Delivery, Ingest, Rejection};
@@ -298,11 +302,11 @@ impl Monitor {
         let applied = pipeline.apply(delivery, &update, &self.limits);
         self.runs = self.runs - runs_before + pipeline.runs().len();
         self.jobs = self.jobs - jobs_before + pipeline.job_count();
-        let model_changed = renamed || applied.fate == Fate::Updated;
+        let model_changed = renamed || applied.fate.changed();
         self.pipeline_counts.remove(status_before);
         self.pipeline_counts.add(pipeline.status());
         match applied.fate {
-            Fate::Updated => {}
+            Fate::Updated | Fate::Retry(_) => {}
             Fate::Duplicate => self.totals.duplicates += 1,
             Fate::Stale => self.totals.stale += 1,
             Fate::Dropped(_) => self.totals.dropped += 1,
@@ -450,16 +454,32 @@ impl Monitor {
             .and_then(|activity| self.pipelines.get(activity))
     }
 
-    /// Pipelines that pass the filter, most recent activity first. Lazy: drawing a window is
-    /// `.skip(offset).take(height)`, and costs what is visible when the filter is empty.
-    pub fn pipelines<'a>(&'a self, filter: &Filter) -> impl Iterator<Item = &'a Pipeline> + 'a {
+    /// Pipelines that pass the filter, in the filter's order. Lazy in the default order (most
+    /// recent activity first) and failed first: drawing a window is `.skip(offset).take(height)`,
+    /// and costs what is visible when the filter is empty. By name or duration, every passing
+    /// pipeline is sorted first.
+    pub fn pipelines<'a>(&'a self, filter: &Filter) -> Box<dyn Iterator<Item = &'a Pipeline> + 'a> {
         let matcher = Matcher::new(filter);
         let everything = filter.is_empty();
         // Without hidden pipelines, skipping to a scrolled position touches no pipeline at all.
         let any_hidden = self.hidden > 0;
-        self.pipelines.values().rev().filter(move |pipeline| {
+        let recent = self.pipelines.values().rev().filter(move |pipeline| {
             !(any_hidden && pipeline.hidden) && (everything || matcher.pipeline(pipeline))
-        })
+        });
+        match filter.order {
+            Order::Recent => Box::new(recent),
+            Order::FailedFirst => Box::new(
+                recent
+                    .clone()
+                    .filter(|p| order::is_red(p))
+                    .chain(recent.filter(|p| !order::is_red(p))),
+            ),
+            other => {
+                let mut sorted: Vec<&Pipeline> = recent.collect();
+                other.sort(&mut sorted);
+                Box::new(sorted.into_iter())
+            }
+        }
     }
 
     /// Hides a pipeline from the screen until its next delivery; whether it was shown.
@@ -509,7 +529,7 @@ impl Monitor {
     /// Where a pipeline is in the filtered display order, if it passes the filter.
     pub fn pipeline_position(&self, filter: &Filter, key: &PipelineKey) -> Option<usize> {
         let activity = *self.index.get(key)?;
-        if filter.is_empty() && self.hidden == 0 {
+        if filter.is_empty() && filter.order == Order::Recent && self.hidden == 0 {
             return Some(self.pipelines.range(activity + 1..).count());
         }
         self.pipelines(filter)
@@ -527,6 +547,22 @@ impl Monitor {
         let matcher = Matcher::new(filter);
         run.jobs()
             .filter(move |(stage, job)| matcher.job(pipeline, run, stage, job))
+    }
+
+    /// Every job of one run that passes the search, stage by stage, each with whether it also
+    /// passes the status filter: under a status filter the others are shown dimmed around it,
+    /// so a failure is seen among its stage.
+    pub fn jobs_in_context<'a>(
+        &'a self,
+        pipeline: &'a Pipeline,
+        run: &'a Run,
+        filter: &Filter,
+    ) -> impl Iterator<Item = (&'a Stage, &'a JobState, bool)> + 'a {
+        let matcher = Matcher::new(filter);
+        let status = filter.status;
+        run.jobs()
+            .filter(move |(stage, job)| matcher.job_searched(pipeline, run, stage, job))
+            .map(move |(stage, job)| (stage, job, status.matches(job.status())))
     }
 
     pub fn log(&self) -> &EventLog {

@@ -1,36 +1,50 @@
 //! The footer's key hints and the `?` overlay, both read from the one key table.
 
-use super::keys::{BINDINGS, Section};
+use super::keys::{Action, BINDINGS, Section};
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 
-/// The footer: the bindings the table marks for it, as many as fit.
+/// The footer: the bindings the table marks for it, as many as fit in table order; the way to
+/// the help is always among them.
 pub fn footer(theme: Theme, width: u16) -> Line<'static> {
+    let cost = |(key, text): (&str, &str)| key.chars().count() + text.chars().count() + 3;
+    let help = BINDINGS
+        .iter()
+        .find(|b| b.action == Action::Help)
+        .and_then(|b| b.footer);
+    let mut used = help.map_or(0, cost);
     let mut spans = Vec::new();
-    let mut used = 0usize;
     for binding in BINDINGS {
-        let Some((key, text)) = binding.footer else {
+        let Some(hint) = binding.footer else {
             continue;
         };
-        let cost = key.chars().count() + text.chars().count() + 3;
-        if used + cost > usize::from(width) {
-            break;
+        if binding.action != Action::Help {
+            if used + cost(hint) > usize::from(width) {
+                continue;
+            }
+            used += cost(hint);
         }
-        used += cost;
-        spans.push(Span::styled(format!(" {key}"), theme.key()));
-        spans.push(Span::styled(format!(" {text} "), theme.label()));
+        spans.push(Span::styled(format!(" {}", hint.0), theme.key()));
+        spans.push(Span::styled(format!(" {} ", hint.1), theme.label()));
     }
     Line::from(spans)
 }
 
 /// The help overlay, centred over whatever is behind it: two columns where the terminal is
-/// wide enough, one otherwise.
-pub fn overlay(frame: &mut Frame, theme: Theme) {
+/// wide enough for both, one otherwise. When it is taller than the terminal it scrolls
+/// (`scroll` rows down, kept within bounds) and says so.
+pub fn overlay(frame: &mut Frame, theme: Theme, scroll: u16) {
     let area = frame.area();
-    let two_columns = area.width >= 100;
+    let needed = BINDINGS
+        .iter()
+        .map(|b| LABEL + 2 + b.help.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let two_columns = usize::from(area.width) >= 2 * needed + 3;
     let columns: Vec<Vec<Line>> = if two_columns {
         vec![
             section_lines(theme, &Section::ALL[..2]),
@@ -40,26 +54,35 @@ pub fn overlay(frame: &mut Frame, theme: Theme) {
         vec![section_lines(theme, &Section::ALL)]
     };
     let rows = columns.iter().map(Vec::len).max().unwrap_or(0) as u16;
-    let width = if two_columns {
-        110.min(area.width)
-    } else {
-        72.min(area.width)
-    };
-    let popup = centered(area, width, (rows + 2).min(area.height));
+    let wanted = u16::try_from(needed * columns.len() + columns.len() + 1).unwrap_or(u16::MAX);
+    let popup = centered(area, wanted.min(area.width), (rows + 2).min(area.height));
+    let visible = popup.height.saturating_sub(2);
+    let scroll = scroll.min(rows.saturating_sub(visible));
     frame.render_widget(Clear, popup);
+    let bottom = if rows > visible {
+        format!(
+            " j/k scroll ({}/{rows}) · Esc or ? to close ",
+            scroll + visible
+        )
+    } else {
+        " Esc or ? to close ".to_owned()
+    };
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(theme.border(true))
         .title(" Keys ")
-        .title_bottom(Line::from(" Esc or ? to close ").right_aligned());
+        .title_bottom(Line::from(bottom).right_aligned());
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let constraints = vec![Constraint::Ratio(1, columns.len() as u32); columns.len()];
     let cells = Layout::horizontal(constraints).spacing(1).split(inner);
     for (lines, cell) in columns.into_iter().zip(cells.iter()) {
-        frame.render_widget(Paragraph::new(lines), *cell);
+        frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), *cell);
     }
 }
+
+/// Columns given to a binding's keys in the overlay.
+const LABEL: usize = 11;
 
 fn section_lines(theme: Theme, sections: &[Section]) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
@@ -70,7 +93,7 @@ fn section_lines(theme: Theme, sections: &[Section]) -> Vec<Line<'static>> {
         lines.push(Line::styled(format!(" {}", section.title()), theme.title()));
         for binding in BINDINGS.iter().filter(|b| b.section == *section) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<9}", binding.label), theme.key()),
+                Span::styled(format!("  {:<LABEL$}", binding.label), theme.key()),
                 Span::raw(binding.help),
             ]));
         }

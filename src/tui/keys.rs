@@ -19,6 +19,9 @@ pub enum Action {
     Back,
     OlderRun,
     NewerRun,
+    NextFailure,
+    PreviousFailure,
+    Sort,
     Filter(StatusFilter),
     Search,
     ToggleFollow,
@@ -120,7 +123,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Char('g'), Code(KeyCode::Home)],
-        label: "g",
+        label: "g/Home",
         help: "go to the top",
         footer: None,
         section: Section::Move,
@@ -128,7 +131,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Char('G'), Code(KeyCode::End)],
-        label: "G",
+        label: "G/End",
         help: "go to the bottom; in the log: follow",
         footer: None,
         section: Section::Move,
@@ -152,15 +155,15 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Code(KeyCode::Enter), Char('l'), Code(KeyCode::Right)],
-        label: "Enter",
-        help: "drill in: pipeline → jobs → detail",
+        label: "Enter/l/→",
+        help: "drill in: pipeline → jobs → detail; log: its job",
         footer: Some(("Enter", "open")),
         section: Section::Panes,
         action: Action::Enter,
     },
     Binding {
         keys: &[Code(KeyCode::Esc), Char('h'), Code(KeyCode::Left)],
-        label: "Esc",
+        label: "Esc/h/←",
         help: "back, close help, clear the search",
         footer: None,
         section: Section::Panes,
@@ -181,6 +184,30 @@ pub const BINDINGS: &[Binding] = &[
         footer: Some(("[ ]", "runs")),
         section: Section::Panes,
         action: Action::NewerRun,
+    },
+    Binding {
+        keys: &[Char('n')],
+        label: "n",
+        help: "next failed job, across pipelines",
+        footer: None,
+        section: Section::Panes,
+        action: Action::NextFailure,
+    },
+    Binding {
+        keys: &[Char('N')],
+        label: "N",
+        help: "previous failed job",
+        footer: Some(("n/N", "failures")),
+        section: Section::Panes,
+        action: Action::PreviousFailure,
+    },
+    Binding {
+        keys: &[Char('S')],
+        label: "S",
+        help: "sort: recent, failed first, name, duration",
+        footer: None,
+        section: Section::Filter,
+        action: Action::Sort,
     },
     Binding {
         keys: &[Char('0')],
@@ -257,7 +284,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Char('y')],
         label: "y",
-        help: "copy the pipelineUrl (OSC 52, over SSH too)",
+        help: "copy the URL, commit, branch or detail (OSC 52)",
         footer: None,
         section: Section::Act,
         action: Action::Copy,
@@ -288,7 +315,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Char('q'), Ctrl('c')],
-        label: "q",
+        label: "q/Ctrl-C",
         help: "quit",
         footer: Some(("q", "quit")),
         section: Section::Act,
@@ -332,17 +359,39 @@ mod tests {
         );
     }
 
+    /// The keys a label names: `j/↓` is two, `/` is the one key `/`.
+    fn label_keys(binding: &Binding) -> Vec<&'static str> {
+        match binding.label {
+            "/" => vec!["/"],
+            label => label.split('/').collect(),
+        }
+    }
+
     #[test]
     fn the_readme_names_every_key_in_the_table() {
         let readme = include_str!("../../README.md");
         for binding in BINDINGS {
-            for key in binding.label.split('/') {
+            for key in label_keys(binding) {
                 assert!(
                     readme.contains(&format!("`{key}`")),
                     "README.md does not mention `{key}` ({})",
                     binding.help
                 );
             }
+        }
+    }
+
+    /// The help overlay shows each binding's label, so the label names every key it binds.
+    #[test]
+    fn every_bound_key_is_named_in_its_label() {
+        for binding in BINDINGS {
+            assert_eq!(
+                label_keys(binding).len(),
+                binding.keys.len(),
+                "{} names {} keys",
+                binding.label,
+                binding.keys.len()
+            );
         }
     }
 

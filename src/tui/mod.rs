@@ -171,7 +171,14 @@ pub async fn run(
                     match view.key(key, &monitor) {
                         Errand::Quit => break,
                         Errand::Open(url) => view.flash(open_url(&url)),
-                        Errand::Copy(url) => view.flash(copy_url(&url)),
+                        Errand::Copy(key) => {
+                            let clock = widgets::Clock::local();
+                            let choices = widgets::copy::choices(&monitor, &view, &clock);
+                            view.flash(match choices.iter().find(|c| c.key == key) {
+                                Some(choice) => copy(choice.what, &choice.text),
+                                None => format!("nothing copied: {key} is not in the menu"),
+                            });
+                        }
                         Errand::Hide(key) => {
                             if monitor.hide(&key) {
                                 view.flash("hidden until its next delivery; X shows it again".into());
@@ -336,25 +343,58 @@ fn open_url(url: &str) -> String {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return "not opened: the pipelineUrl is not an http(s) URL".into();
     }
+    if cfg!(target_os = "linux")
+        && ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .all(|name| std::env::var_os(name).is_none_or(|v| v.is_empty()))
+    {
+        return "not opened: no display (DISPLAY and WAYLAND_DISPLAY are unset); press y to copy the URL".into();
+    }
+    let mut failure = "not opened: no browser opener was found; press y to copy the URL".to_owned();
     for mut command in open::commands(url) {
+        let opener = command.get_program().to_string_lossy().into_owned();
         command
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        if command.spawn().is_ok() {
-            return "opened the pipelineUrl in the browser".into();
+        let Ok(mut child) = command.spawn() else {
+            continue;
+        };
+        // Openers hand the URL to the browser and exit at once; wait a moment for the verdict.
+        let until = Instant::now() + Duration::from_millis(400);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) if status.success() => {
+                    return "opened the pipelineUrl in the browser".into();
+                }
+                Ok(Some(status)) => {
+                    failure =
+                        format!("not opened: {opener} failed ({status}); press y to copy the URL");
+                    break;
+                }
+                Ok(None) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => return format!("asked {opener} to open the pipelineUrl"),
+                Err(err) => {
+                    failure = format!("not opened: {err}; press y to copy the URL");
+                    break;
+                }
+            }
         }
     }
-    "could not start a browser; press y to copy the URL instead".into()
+    failure
 }
 
-/// Copies through the terminal with OSC 52, which works over SSH and inside tmux.
-fn copy_url(url: &str) -> String {
+/// Copies through the terminal with OSC 52, which works over SSH, and inside tmux when tmux has
+/// `set-clipboard on`. The terminal does not say whether it took it, so the message says what
+/// was sent.
+fn copy(what: &str, text: &str) -> String {
     use base64::Engine as _;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(url);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
     let mut out = std::io::stdout();
     match write!(out, "\x1b]52;c;{encoded}\x07").and_then(|()| out.flush()) {
-        Ok(()) => "copied the pipelineUrl to the clipboard".into(),
+        Ok(()) => format!("sent the {what} to the terminal's clipboard (OSC 52)"),
         Err(err) => format!("could not copy: {err}"),
     }
 }

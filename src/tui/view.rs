@@ -7,7 +7,10 @@
 
 use super::keys::{self, Action};
 use crate::delivery::Progress;
-use crate::monitor::{Filter, JobState, Monitor, Pipeline, PipelineKey, Run, Stage, StatusFilter};
+use crate::monitor::{
+    FailedJob, Filter, JobState, LogEvent, Monitor, Pipeline, PipelineKey, Run, Stage,
+    StatusFilter, failing_run,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,7 +49,8 @@ pub enum Errand {
     None,
     Quit,
     Open(String),
-    Copy(String),
+    /// The key pressed in the `y` menu: copy what it stands for.
+    Copy(char),
     /// Hide this pipeline until its next delivery.
     Hide(PipelineKey),
     ShowHidden,
@@ -72,6 +76,10 @@ impl JobKey {
     }
 }
 
+/// A job of the shown run as the jobs pane lists it: `matches` is false for a job shown only
+/// as context around the ones the status filter picks (drawn dimmed).
+pub type ShownJob<'m> = (&'m Stage, &'m JobState, bool);
+
 #[derive(Debug)]
 pub struct View {
     pub focus: Focus,
@@ -86,6 +94,10 @@ pub struct View {
     /// `None` follows the newest entry; `Some(seq)` keeps that entry at the bottom.
     log_anchor: Option<u64>,
     pub detail_scroll: u16,
+    /// First row of the help overlay shown, when it does not fit.
+    pub help_scroll: u16,
+    /// The `y` menu is open: the next letter picks what to copy.
+    pub copy_menu: bool,
     flash: Option<(String, Instant)>,
     /// How far the journal's history has loaded, while it loads.
     pub history: Option<Progress>,
@@ -109,6 +121,8 @@ impl View {
             job: None,
             log_anchor: None,
             detail_scroll: 0,
+            help_scroll: 0,
+            copy_menu: false,
             flash: None,
             history: None,
         }
@@ -131,12 +145,19 @@ impl View {
             .unwrap_or(0)
     }
 
-    /// The run shown in the jobs pane: the pinned one while it is kept, else the latest.
+    /// The run shown in the jobs pane: the pinned one while it is kept, else the latest; under
+    /// the FAIL filter, the failing run when a newer one is going.
     pub fn run<'m>(&self, monitor: &'m Monitor) -> Option<(&'m Pipeline, &'m Run)> {
         let pipeline = self.pipeline(monitor)?;
+        let failing = || {
+            (self.filter.status == StatusFilter::Failed)
+                .then(|| failing_run(pipeline))
+                .flatten()
+        };
         let run = self
             .run
             .and_then(|build| pipeline.run(build))
+            .or_else(failing)
             .or_else(|| pipeline.latest_run())?;
         Some((pipeline, run))
     }
@@ -146,19 +167,24 @@ impl View {
         self.run.is_none()
     }
 
-    /// The visible jobs of the shown run, stage by stage.
-    pub fn jobs<'m>(&self, monitor: &'m Monitor) -> Vec<(&'m Stage, &'m JobState)> {
+    /// The jobs of the shown run that the search finds, stage by stage; those the status
+    /// filter leaves out are there too, marked, as context.
+    pub fn jobs<'m>(&self, monitor: &'m Monitor) -> Vec<ShownJob<'m>> {
         match self.run(monitor) {
-            Some((pipeline, run)) => monitor.jobs(pipeline, run, &self.filter).collect(),
+            Some((pipeline, run)) => monitor
+                .jobs_in_context(pipeline, run, &self.filter)
+                .collect(),
             None => Vec::new(),
         }
     }
 
-    /// The selected job's row among [`View::jobs`].
-    pub fn job_index(&self, jobs: &[(&Stage, &JobState)]) -> usize {
+    /// The selected job's row among [`View::jobs`]: the chosen one, else the first the status
+    /// filter picks.
+    pub fn job_index(&self, jobs: &[ShownJob]) -> usize {
         self.job
             .as_ref()
-            .and_then(|key| jobs.iter().position(|(s, j)| key.is(s, j)))
+            .and_then(|key| jobs.iter().position(|(s, j, _)| key.is(s, j)))
+            .or_else(|| jobs.iter().position(|(_, _, matches)| *matches))
             .unwrap_or(0)
     }
 
@@ -169,7 +195,7 @@ impl View {
     ) -> Option<(&'m Pipeline, &'m Run, &'m Stage, &'m JobState)> {
         let (pipeline, run) = self.run(monitor)?;
         let jobs = self.jobs(monitor);
-        let (stage, job) = *jobs.get(self.job_index(&jobs))?;
+        let (stage, job, _) = *jobs.get(self.job_index(&jobs))?;
         Some((pipeline, run, stage, job))
     }
 
@@ -213,6 +239,15 @@ impl View {
         if self.typing && self.type_key(key) {
             return Errand::None;
         }
+        if self.copy_menu {
+            self.copy_menu = false;
+            return match key.code {
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    Errand::Copy(c)
+                }
+                _ => Errand::None,
+            };
+        }
         match keys::action(&key) {
             Some(action) => self.act(action, monitor),
             None => Errand::None,
@@ -241,8 +276,17 @@ impl View {
 
     pub fn act(&mut self, action: Action, monitor: &Monitor) -> Errand {
         if self.help {
-            if matches!(action, Action::Help | Action::Back) {
-                self.help = false;
+            match action {
+                Action::Help | Action::Back => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                }
+                Action::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::PageDown => self.help_scroll = self.help_scroll.saturating_add(10),
+                Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                Action::Top => self.help_scroll = 0,
+                _ => {}
             }
             return match action {
                 Action::Quit => Errand::Quit,
@@ -276,9 +320,13 @@ impl View {
                         self.pin_job(monitor);
                         Focus::Detail
                     }
+                    Focus::Log => self.select_logged(monitor),
                     other => other,
                 }
             }
+            Action::NextFailure => self.jump_to_failure(monitor, true),
+            Action::PreviousFailure => self.jump_to_failure(monitor, false),
+            Action::Sort => self.filter.order = self.filter.order.next(),
             Action::Back => self.back(),
             Action::OlderRun | Action::NewerRun => self.step_run(monitor, action),
             Action::Filter(status) => self.filter.status = status,
@@ -304,15 +352,21 @@ impl View {
                 };
             }
             Action::ShowHidden => return Errand::ShowHidden,
-            Action::Open | Action::Copy => {
+            Action::Copy => {
+                if self.job(monitor).is_some() {
+                    self.copy_menu = true;
+                } else {
+                    self.flash("no job is selected: nothing to copy".into());
+                }
+            }
+            Action::Open => {
                 let url = self
                     .job(monitor)
                     .and_then(|(_, _, _, job)| job.pipeline_url())
                     .map(str::to_owned);
-                return match (url, action) {
-                    (Some(url), Action::Open) => Errand::Open(url),
-                    (Some(url), _) => Errand::Copy(url),
-                    (None, _) => {
+                return match url {
+                    Some(url) => Errand::Open(url),
+                    None => {
                         self.flash("no job with a pipelineUrl is selected".into());
                         Errand::None
                     }
@@ -320,6 +374,79 @@ impl View {
             }
         }
         Errand::None
+    }
+
+    /// Selects the pipeline, run and job of the log entry at the bottom of the log pane (the
+    /// highlighted one), and opens its detail; an entry without a pipeline leaves the focus.
+    fn select_logged(&mut self, monitor: &Monitor) -> Focus {
+        let entry = monitor
+            .log_entries(&self.filter)
+            .rev()
+            .find(|e| self.log_anchor.is_none_or(|seq| e.seq <= seq));
+        let Some(LogEvent::Accepted(accepted)) = entry.map(|e| &e.event) else {
+            self.flash("this entry belongs to no pipeline".into());
+            return Focus::Log;
+        };
+        let Some(pipeline) = monitor.pipeline(&accepted.pipeline) else {
+            self.flash("that pipeline is no longer kept".into());
+            return Focus::Log;
+        };
+        if !self.filter.matches_pipeline(pipeline) {
+            self.filter.status = StatusFilter::All;
+        }
+        self.select(
+            monitor,
+            &FailedJob {
+                pipeline: accepted.pipeline.clone(),
+                build: accepted.build,
+                stage: accepted.stage.as_deref().map(str::to_owned),
+                job: accepted.job.as_deref().map(str::to_owned),
+            },
+        );
+        Focus::Detail
+    }
+
+    /// Selects a pipeline, run and job.
+    fn select(&mut self, monitor: &Monitor, at: &FailedJob) {
+        self.pipeline = Some(at.pipeline.clone());
+        let latest = monitor
+            .pipeline(&at.pipeline)
+            .and_then(Pipeline::latest_run)
+            .map(Run::build);
+        self.run = (Some(at.build) != latest).then_some(at.build);
+        self.job = Some(JobKey {
+            stage: at.stage.as_deref().map(Arc::from),
+            job: at.job.as_deref().map(Arc::from),
+        });
+        self.detail_scroll = 0;
+    }
+
+    /// Jumps to the next (or previous) failed job across all pipelines, round, and opens it.
+    fn jump_to_failure(&mut self, monitor: &Monitor, forward: bool) {
+        let failures = monitor.failed_jobs(&self.filter);
+        if failures.is_empty() {
+            self.flash("no failed job".into());
+            return;
+        }
+        let current = self
+            .job(monitor)
+            .map(|(pipeline, run, stage, job)| FailedJob {
+                pipeline: pipeline.key().clone(),
+                build: run.build(),
+                stage: stage.name().map(str::to_owned),
+                job: job.name().map(str::to_owned),
+            });
+        let here = current.and_then(|c| failures.iter().position(|f| *f == c));
+        let n = failures.len();
+        let to = match (here, forward) {
+            (Some(i), true) => (i + 1) % n,
+            (Some(i), false) => (i + n - 1) % n,
+            (None, true) => 0,
+            (None, false) => n - 1,
+        };
+        self.select(monitor, &failures[to]);
+        self.focus = Focus::Detail;
+        self.flash(format!("failed job {} of {n}", to + 1));
     }
 
     fn back(&mut self) {
@@ -363,7 +490,7 @@ impl View {
             Focus::Jobs => {
                 let jobs = self.jobs(monitor);
                 let to = moved(self.job_index(&jobs), delta, jobs.len());
-                if let Some((stage, job)) = jobs.get(to) {
+                if let Some((stage, job, _)) = jobs.get(to) {
                     self.job = Some(JobKey::of(stage, job));
                     self.detail_scroll = 0;
                 }

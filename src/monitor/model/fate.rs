@@ -30,10 +30,15 @@ impl UpdateApplied {
 pub enum Fate {
     /// The job's status changed (or the job is new).
     Updated,
+    /// A failed job runs again in the same build: its `n`th re-run (`retry 1` is the second
+    /// attempt). The failed attempt stays in the job's history.
+    Retry(u32),
     /// Same status as already known: a resend.
     Duplicate,
-    /// Older than what is known (by the sender's clock, or a non-final status after a final
-    /// one), so it did not overwrite anything.
+    /// Older than what is known, so it did not overwrite anything: older by the sender's clock
+    /// (`X-Gitee-Timestamp`), or an unfinished status (RUNNING, WAITING) after a success, a
+    /// cancel or a skip, which can only be a late delivery. After a failure an unfinished status
+    /// is a [`Fate::Retry`], not stale.
     Stale,
     /// Not stored because a bound was reached.
     Dropped(DropReason),
@@ -48,10 +53,16 @@ pub enum DropReason {
 }
 
 impl Fate {
+    /// The event changed the job: an update or a retry.
+    pub fn changed(self) -> bool {
+        matches!(self, Fate::Updated | Fate::Retry(_))
+    }
+
     /// A word for the log, or `None` for a normal update.
     pub fn note(self) -> Option<&'static str> {
         match self {
             Fate::Updated => None,
+            Fate::Retry(_) => Some("retry"),
             Fate::Duplicate => Some("duplicate"),
             Fate::Stale => Some("stale"),
             Fate::Dropped(DropReason::OldBuild) => Some("dropped: build older than those kept"),

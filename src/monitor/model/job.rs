@@ -1,4 +1,5 @@
-//! A job's latest known status in one run, and the update an event brings it.
+//! A job's latest known status in one run, its earlier attempts when it was re-run after a
+//! failure, its timing, and the update an event brings it.
 
 use super::fate::Fate;
 use super::shared::same;
@@ -22,9 +23,50 @@ pub struct JobState {
     updated_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
     delivery_id: u64,
+    /// When this attempt was first seen unfinished (RUNNING, WAITING…), by the sender's clock
+    /// when it sent one: what the job's duration counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<DateTime<Utc>>,
+    /// Earlier attempts of this job in the same run, oldest first: each a failure that a re-run
+    /// followed. Bounded by [`Attempt::KEPT`]; `retries` counts them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attempts: Vec<Attempt>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    retries: u32,
     /// The fields of that delivery that arrived in another shape; nearly always none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     misfits: Option<Arc<Misfits>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One finished attempt of a job that was run again in the same build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub status: Status,
+    /// When it started (if an unfinished status was seen) and when it ended, by the sender's
+    /// clock when it sent one.
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: DateTime<Utc>,
+    pub delivery_id: u64,
+}
+
+impl Attempt {
+    /// Earlier attempts kept per job; a job re-run more often keeps its latest ones.
+    pub const KEPT: usize = 4;
+
+    /// How long it ran, when its start was seen.
+    pub fn duration(&self) -> Option<chrono::TimeDelta> {
+        self.started_at.map(|start| self.ended_at - start)
+    }
+}
+
+/// When an event happened: the sender's clock (`X-Gitee-Timestamp`) when it sent one, else
+/// when it arrived.
+pub(crate) fn event_time(delivery: &Delivery) -> DateTime<Utc> {
+    delivery.sent_at.unwrap_or(delivery.received_at)
 }
 
 /// The fields of a delivery that arrived in a shape their type cannot hold
@@ -85,8 +127,40 @@ impl JobState {
             updated_at: delivery.received_at,
             sent_at: delivery.sent_at,
             delivery_id: delivery.id,
+            started_at: (!update.status.is_final()).then(|| event_time(delivery)),
+            attempts: Vec::new(),
+            retries: 0,
             misfits: Misfits::of(delivery, limits),
         }
+    }
+
+    /// Takes `update` in place of the current status: the start carries over while the
+    /// attempt goes on, and a re-run after a failure files the failed attempt first.
+    pub(super) fn replace(&mut self, update: &JobUpdate, delivery: &Delivery, limits: &Limits) {
+        let url = self.pipeline_url.take();
+        let retried = self.is_retried_by(update);
+        let old = std::mem::replace(self, JobState::new(update, url, delivery, limits));
+        self.attempts = old.attempts;
+        self.retries = old.retries;
+        if retried {
+            self.attempts.push(Attempt {
+                status: old.status,
+                started_at: old.started_at,
+                ended_at: old.sent_at.unwrap_or(old.updated_at),
+                delivery_id: old.delivery_id,
+            });
+            if self.attempts.len() > Attempt::KEPT {
+                self.attempts.remove(0);
+            }
+            self.retries = self.retries.saturating_add(1);
+        } else {
+            self.started_at = old.started_at.or(self.started_at);
+        }
+    }
+
+    /// A failed job seen unfinished again: Gitee Go re-runs a failed job in the same build.
+    fn is_retried_by(&self, update: &JobUpdate) -> bool {
+        self.status == Status::Failed && !update.status.is_final()
     }
 
     /// Why an update must not replace this state, if it must not: it says nothing new, it is
@@ -103,10 +177,45 @@ impl JobState {
         {
             return Some(Fate::Stale);
         }
-        if self.status.is_final() && !update.status.is_final() {
+        if self.status.is_final() && !update.status.is_final() && !self.is_retried_by(update) {
             return Some(Fate::Stale);
         }
         None
+    }
+
+    /// Earlier attempts of this job in this run, oldest first (at most [`Attempt::KEPT`]).
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// How many times this job was re-run after failing in this run; `retry 2` is the second
+    /// attempt, so the attempt number is `retries + 1`.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// Failed, then passed, in this run: a re-run made it pass.
+    pub fn is_flaky(&self) -> bool {
+        self.status == Status::Success && self.attempts.iter().any(|a| a.status == Status::Failed)
+    }
+
+    /// When this attempt was first seen unfinished, if it was.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.started_at
+    }
+
+    /// When its current status happened: the sender's clock when it sent one.
+    pub fn status_at(&self) -> DateTime<Utc> {
+        self.sent_at.unwrap_or(self.updated_at)
+    }
+
+    /// How long this attempt ran: from its first unfinished status to its final one, when both
+    /// were seen.
+    pub fn duration(&self) -> Option<chrono::TimeDelta> {
+        match self.started_at {
+            Some(start) if self.status.is_final() => Some(self.status_at() - start),
+            _ => None,
+        }
     }
 
     /// The `jobName`, or `None` when the event did not carry one.

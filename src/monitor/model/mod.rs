@@ -10,6 +10,7 @@ mod context;
 mod fate;
 mod job;
 mod pipeline;
+mod record;
 mod run;
 mod shared;
 
@@ -17,7 +18,8 @@ pub(crate) use context::checkouts;
 pub use context::{Checkout, RunContext};
 pub use fate::{DropReason, Fate};
 pub(crate) use job::JobUpdate;
-pub use job::{JobState, Misfits};
+pub use job::{Attempt, JobState, Misfits};
 pub use pipeline::{Pipeline, PipelineKey};
+pub use record::{Mark, Record, STRIP};
 pub use run::{Run, Stage, StageProgress, StatusCounts, derive_status};
 pub(crate) use shared::{Checkouts, Names};

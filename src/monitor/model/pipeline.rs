@@ -2,6 +2,7 @@
 
 use super::fate::{DropReason, Fate, UpdateApplied};
 use super::job::JobUpdate;
+use super::record::Record;
 use super::run::{Run, StatusCounts, grow_tight};
 use super::shared::{Checkouts, Names, same};
 use crate::delivery::Delivery;
@@ -49,6 +50,7 @@ pub struct Pipeline {
     /// Hidden from the screen (`x`) until its next delivery.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) hidden: bool,
+    record: Record,
 }
 
 impl Pipeline {
@@ -61,12 +63,28 @@ impl Pipeline {
             updated_at: at,
             activity,
             hidden: false,
+            record: Record::default(),
         }
     }
 
     /// Hidden from the screen (`x`) until its next delivery.
     pub fn is_hidden(&self) -> bool {
         self.hidden
+    }
+
+    /// The strip of latest runs, the last finished run, red since and last green.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// The latest finished run failed: the pipeline stays red while a newer run goes.
+    pub fn is_failing(&self) -> bool {
+        self.record.is_failing()
+    }
+
+    /// The newest run whose jobs are all final.
+    pub fn last_finished_run(&self) -> Option<&Run> {
+        self.runs.iter().rev().find(|run| run.is_finished())
     }
 
     pub fn key(&self) -> &PipelineKey {
@@ -187,6 +205,7 @@ impl Pipeline {
         }
         let run = self.runs.remove(0);
         self.job_count -= run.job_count();
+        self.record.refresh(&self.runs);
         Some(run.job_count())
     }
 
@@ -218,8 +237,9 @@ impl Pipeline {
         let mut applied = run.apply(delivery, update, limits, new);
         applied.described |= new;
         self.job_count = self.job_count - before + run.job_count();
-        if applied.fate == Fate::Updated {
+        if applied.fate.changed() || new {
             self.updated_at = delivery.received_at;
+            self.record.refresh(&self.runs);
         }
         applied
     }

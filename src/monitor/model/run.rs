@@ -3,7 +3,7 @@
 
 use super::context::{Checkout, RunContext, checkouts, describes_more, gitee_go};
 use super::fate::{DropReason, Fate, UpdateApplied};
-use super::job::{JobState, JobUpdate};
+use super::job::{JobState, JobUpdate, event_time};
 use super::shared::same;
 use crate::delivery::Delivery;
 use crate::gitee::{GlobalParam, Source, Status};
@@ -108,24 +108,52 @@ pub struct Run {
     /// (saving it in the background) shares them too, which halves what copying costs.
     context: Arc<RunContext>,
     pub(super) checkouts: Arc<[Checkout]>,
-    /// When the first event of this run arrived, and when an event last changed it. Nothing
-    /// shows them; they stay because saved monitors carry them.
+    /// The earliest event of this run, by the sender's clock when it sent one, else by arrival.
     started_at: DateTime<Utc>,
+    /// When the event that made every job seen final happened; `None` while any job is
+    /// unfinished (a retried job makes a finished run go on again).
+    ended_at: Option<DateTime<Utc>>,
+    /// When an event last changed it (arrival time).
     updated_at: DateTime<Utc>,
 }
 
 impl Run {
     pub(super) fn new(build: Option<u64>, delivery: &Delivery, limits: &Limits) -> Run {
-        let at = delivery.received_at;
         Run {
             build,
             stages: Vec::new(),
             jobs: StatusCounts::default(),
             checkouts: checkouts(&delivery.notification.sources, limits.text),
             context: Arc::new(RunContext::of(delivery)),
-            started_at: at,
-            updated_at: at,
+            started_at: event_time(delivery),
+            ended_at: None,
+            updated_at: delivery.received_at,
         }
+    }
+
+    /// When its first event happened (the sender's clock when it sent one).
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// When its last job became final, once every job seen is.
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.ended_at
+    }
+
+    /// Every job seen is final.
+    pub fn is_finished(&self) -> bool {
+        self.ended_at.is_some()
+    }
+
+    /// From its first event to the one that finished it, once finished.
+    pub fn duration(&self) -> Option<chrono::TimeDelta> {
+        self.ended_at.map(|end| end - self.started_at)
+    }
+
+    /// The branch and commit of its first `GITEE_GO` source, if it had one.
+    pub fn checkout(&self) -> Option<&Checkout> {
+        self.checkouts.first()
     }
 
     /// The `buildNumber`, or `None` for events that carried none.
@@ -224,6 +252,7 @@ impl Run {
         };
         let stage = &mut self.stages[stage_index];
         let status = update.status;
+        let mut retry = None;
         let (previous, newly_failed) = match stage
             .jobs
             .iter()
@@ -247,8 +276,8 @@ impl Run {
                     return UpdateApplied::dropped(fate);
                 }
                 let previous = job.status;
-                let url = job.pipeline_url.take();
-                *job = JobState::new(update, url, delivery, limits);
+                job.replace(update, delivery, limits);
+                retry = (previous == Status::Failed && !status.is_final()).then(|| job.retries());
                 (
                     Some(previous),
                     status == Status::Failed && previous != Status::Failed,
@@ -266,13 +295,20 @@ impl Run {
             stage.unfinished += 1;
         }
         self.updated_at = delivery.received_at;
+        let at = event_time(delivery);
+        self.started_at = self.started_at.min(at);
+        self.ended_at = if self.stages.iter().all(|stage| stage.unfinished == 0) {
+            Some(self.ended_at.map_or(at, |end| end.max(at)))
+        } else {
+            None
+        };
         let described = !new && describes_more(delivery, &self.context);
         if described {
             self.context = Arc::new(RunContext::of(delivery));
             self.checkouts = checkouts(&delivery.notification.sources, limits.text);
         }
         UpdateApplied {
-            fate: Fate::Updated,
+            fate: retry.map_or(Fate::Updated, Fate::Retry),
             newly_failed,
             described,
         }

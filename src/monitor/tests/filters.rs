@@ -64,6 +64,7 @@ fn search_is_case_insensitive_over_name_stage_job_repository_branch_and_commit()
     let both = Filter {
         status: StatusFilter::Success,
         search: "acme".into(),
+        ..Filter::default()
     };
     assert_eq!(titles(&monitor, &both), ["Web"]);
     assert_eq!(
@@ -102,6 +103,7 @@ fn jobs_match_by_their_own_status_and_fields_and_a_pipeline_name_match_shows_all
     let failed_payments = Filter {
         status: StatusFilter::Failed,
         search: "payments".into(),
+        ..Filter::default()
     };
     assert_eq!(jobs(&failed_payments), ["integration"]);
     assert!(search("payments").matches_pipeline(pipeline));

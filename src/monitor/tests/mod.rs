@@ -3,8 +3,10 @@
 
 mod bounds;
 mod detail;
+mod failures;
 mod filters;
 mod hidden;
+mod history;
 mod noted;
 mod order;
 mod runs;
@@ -86,6 +88,14 @@ impl Ev {
         }];
         self
     }
+    fn param(mut self, key: &str, value: &str) -> Ev {
+        self.0.notification.global_params.push(GlobalParam {
+            key: Some(key.into()),
+            value: Some(value.into()),
+            ..GlobalParam::default()
+        });
+        self
+    }
     fn ping(mut self) -> Ev {
         self.0.headers.ping = true;
         self
@@ -144,13 +154,14 @@ fn search(text: &str) -> Filter {
     Filter {
         status: StatusFilter::All,
         search: text.into(),
+        ..Filter::default()
     }
 }
 
 fn only(status: StatusFilter) -> Filter {
     Filter {
         status,
-        search: String::new(),
+        ..Filter::default()
     }
 }
 

@@ -1,14 +1,18 @@
-//! The detail pane: everything known about the selected job: its status and times, the
-//! pipelineUrl, the fields of its delivery that arrived in another shape (each named, with its
+//! The detail pane: everything known about the selected job: its status and times (start,
+//! duration, earlier attempts, flakiness), the pipeline's red streak and last green run, what
+//! changed since it last passed, the pipelineUrl, the fields of its delivery that arrived in another shape (each named, with its
 //! value as received), every source (repository, upstream pipeline and its parameters,
 //! artifact, or any other type's fields), and the globalParams. Long text wraps here, and only
 //! here.
 
-use super::{Scene, pane, safe_opt};
-use crate::gitee::{Source, UpParams};
+use super::cells::duration;
+use super::{Clock, Scene, pane, safe_opt};
+use crate::gitee::{Source, Status, UpParams};
+use crate::monitor::Monitor;
+use crate::monitor::{Change, JobState, Pipeline, Run, Stage, flaky, since_passed};
 use crate::text::clean_long;
 use crate::tui::theme::{Theme, glyph};
-use crate::tui::view::Focus;
+use crate::tui::view::{Focus, View};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -20,13 +24,66 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let theme = context.theme;
     let focused = view.focus == Focus::Detail;
     let block = pane(Line::styled(" Detail ", theme.title()), focused, context);
-    let Some((pipeline, run, stage, job)) = view.job(monitor) else {
+    let Some(lines) = lines(monitor, view, theme, clock) else {
         frame.render_widget(
             Paragraph::new(Line::styled("No job selected.", theme.label())).block(block),
             area,
         );
         return;
     };
+    // Rows the lines take once wrapped, so the pane can say there is more below.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|line| line.width().div_ceil(inner).max(1))
+        .sum();
+    let height = usize::from(area.height.saturating_sub(2));
+    let scroll = usize::from(view.detail_scroll).min(rows.saturating_sub(height));
+    let block = if rows > scroll + height {
+        block.title_bottom(
+            Line::styled(
+                format!(" ↓ {} more · j/k scroll ", rows - scroll - height),
+                theme.key(),
+            )
+            .right_aligned(),
+        )
+    } else if scroll > 0 {
+        block.title_bottom(Line::styled(" ↑ k scrolls up ", theme.label()).right_aligned())
+    } else {
+        block
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
+            .block(block),
+        area,
+    );
+}
+
+/// The selected job's detail as plain text, one line per line of the pane (for `y`).
+pub fn text(monitor: &Monitor, view: &View, clock: &Clock) -> Option<String> {
+    let lines = lines(monitor, view, Theme::new(false), clock)?;
+    let text: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            line.spans
+                .iter()
+                .map(|span| span.content.as_ref())
+                .collect()
+        })
+        .collect();
+    Some(text.join("\n"))
+}
+
+/// The detail pane's lines for the selected job, if one is selected.
+fn lines(
+    monitor: &Monitor,
+    view: &View,
+    theme: Theme,
+    clock: &Clock,
+) -> Option<Vec<Line<'static>>> {
+    let (pipeline, run, stage, job) = view.job(monitor)?;
     let status = job.status();
     let described = run.context();
     let mut lines = vec![
@@ -59,6 +116,8 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
             ),
         ]),
     ];
+    timing_lines(theme, clock, run, job, &mut lines);
+    history_lines(theme, clock, pipeline, run, stage, job, &mut lines);
     if let Some(url) = job.pipeline_url() {
         lines.push(field(theme, "url", &clean_long(url)));
     }
@@ -135,13 +194,186 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         ]));
     }
 
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((view.detail_scroll, 0))
-            .block(block),
-        area,
-    );
+    Some(lines)
+}
+
+/// When the job started and how long it took (or has been going), its earlier attempts, and
+/// the run's start and duration.
+fn timing_lines(
+    theme: Theme,
+    clock: &Clock,
+    run: &Run,
+    job: &JobState,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let job_time = match (job.started_at(), job.duration()) {
+        (Some(start), Some(took)) => format!(
+            "started {} · took {}",
+            clock.time_of_day(start),
+            duration(took)
+        ),
+        (Some(start), None) => format!(
+            "started {} · running {}",
+            clock.time_of_day(start),
+            duration(clock.now - start)
+        ),
+        (None, _) => "start not seen".to_owned(),
+    };
+    lines.push(field(theme, "job", &job_time));
+    let run_time = match run.duration() {
+        Some(took) => format!(
+            "started {} · took {} · ended {}",
+            clock.time_of_day(run.started_at()),
+            duration(took),
+            run.ended_at()
+                .map_or_else(String::new, |end| clock.time_of_day(end)),
+        ),
+        None => format!(
+            "started {} · running {}",
+            clock.time_of_day(run.started_at()),
+            duration(clock.now - run.started_at())
+        ),
+    };
+    lines.push(field(theme, "run", &run_time));
+    if job.retries() > 0 {
+        lines.push(field(
+            theme,
+            "attempts",
+            &format!(
+                "{} (this is attempt {})",
+                job.retries() + 1,
+                job.retries() + 1
+            ),
+        ));
+        let first = job.retries() as usize + 1 - job.attempts().len();
+        for (n, attempt) in job.attempts().iter().enumerate() {
+            let took = attempt
+                .duration()
+                .map_or_else(String::new, |took| format!(" after {}", duration(took)));
+            lines.push(Line::from(vec![
+                Span::styled(format!("    #{} ", first + n), theme.label()),
+                Span::styled(
+                    format!("{} {}", glyph(attempt.status), attempt.status.word()),
+                    theme.status(attempt.status),
+                ),
+                Span::styled(
+                    format!(
+                        "{took} at {} · delivery {}",
+                        clock.time_of_day(attempt.ended_at),
+                        attempt.delivery_id
+                    ),
+                    theme.label(),
+                ),
+            ]));
+        }
+    }
+}
+
+/// Flakiness, the pipeline's red streak and last green run, and for a failed job what changed
+/// since the pipeline last passed on this branch.
+fn history_lines(
+    theme: Theme,
+    clock: &Clock,
+    pipeline: &Pipeline,
+    run: &Run,
+    stage: &Stage,
+    job: &JobState,
+    lines: &mut Vec<Line<'static>>,
+) {
+    if let Some(flaky) = flaky(pipeline, run, stage, job) {
+        let how = match flaky.failed_in {
+            None => "failed, then passed when re-run in this build".to_owned(),
+            Some(build) => format!(
+                "failed in {} on the same commit, passed here",
+                build.map_or_else(|| "a run".to_owned(), |b| format!("#{b}"))
+            ),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<9} ", "flaky"), theme.warning()),
+            Span::raw(how),
+        ]));
+    }
+    let record = pipeline.record();
+    let mark = |build: Option<u64>, at| {
+        format!(
+            "{} ({})",
+            build.map_or_else(|| "—".to_owned(), |b| format!("#{b}")),
+            clock.ago_phrase(at)
+        )
+    };
+    let mut streak = Vec::new();
+    if let Some(since) = record.red_since() {
+        streak.push(format!("✗ red since {}", mark(since.build, since.at)));
+    }
+    match record.last_green() {
+        Some(green) => streak.push(format!("last green {}", mark(green.build, green.at))),
+        None => streak.push("no green run seen".to_owned()),
+    }
+    lines.push(field(theme, "pipeline", &streak.join(" · ")));
+    if job.status() != Status::Failed {
+        return;
+    }
+    lines.push(Line::default());
+    lines.push(Line::styled("Since it last passed", theme.title()));
+    let Some(since) = since_passed(pipeline, run) else {
+        lines.push(Line::styled(
+            "  no successful run of this branch is kept",
+            theme.label(),
+        ));
+        return;
+    };
+    let commit = |r: &Run| {
+        r.checkout()
+            .and_then(|c| c.commit_id.as_deref())
+            .map_or_else(|| "—".to_owned(), |c| clean_long(c).into_owned())
+    };
+    let passed = since.passed;
+    lines.push(field(
+        theme,
+        "passed",
+        &format!(
+            "{}{} at {} · commit {}",
+            passed
+                .build()
+                .map_or_else(|| "—".to_owned(), |b| format!("#{b}")),
+            passed
+                .checkout()
+                .and_then(|c| c.branch.as_deref())
+                .map_or_else(String::new, |b| format!(" on {}", clean_long(b))),
+            clock.time_of_day(passed.ended_at().unwrap_or(passed.started_at())),
+            commit(passed)
+        ),
+    ));
+    lines.push(field(
+        theme,
+        "failing",
+        &format!(
+            "{} · commit {}",
+            run.build()
+                .map_or_else(|| "—".to_owned(), |b| format!("#{b}")),
+            commit(run)
+        ),
+    ));
+    change_lines(theme, "globalParams", &since.global_params, lines);
+    change_lines(theme, "upParams", &since.up_params, lines);
+}
+
+fn change_lines(theme: Theme, what: &str, changes: &[Change], lines: &mut Vec<Line<'static>>) {
+    if changes.is_empty() {
+        lines.push(Line::styled(format!("  {what}: the same"), theme.label()));
+        return;
+    }
+    lines.push(Line::styled(
+        format!("  {what} that differ:"),
+        theme.label(),
+    ));
+    for change in changes {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_owned());
+        lines.push(Line::from(vec![
+            Span::styled(format!("    {}", change.key), theme.key()),
+            Span::raw(format!(" {} → {}", show(&change.then), show(&change.now))),
+        ]));
+    }
 }
 
 fn field(theme: Theme, name: &str, value: &str) -> Line<'static> {

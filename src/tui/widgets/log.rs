@@ -3,7 +3,7 @@
 //! entries until the user scrolls up; `G` or `s` follows again.
 
 use super::{Scene, pane, safe};
-use crate::monitor::LogEvent;
+use crate::monitor::{Fate, LogEvent};
 use crate::tui::theme::glyph;
 use crate::tui::view::Focus;
 use ratatui::Frame;
@@ -32,12 +32,27 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         .take(height)
         .collect();
     entries.reverse();
+    // Near the top (after `g`) the page is filled with the entries after the anchored one.
+    if let Some(seq) = anchor
+        && entries.len() < height
+    {
+        let more = height - entries.len();
+        entries.extend(
+            monitor
+                .log_entries(&view.filter)
+                .filter(|e| e.seq > seq)
+                .take(more),
+        );
+    }
+    // The entry `Enter` opens: the anchored one, or the newest while following.
+    let target = anchor.or_else(|| entries.last().map(|e| e.seq));
 
     let lines: Vec<Line> = entries
         .into_iter()
         .map(|entry| {
-            let time = Span::styled(format!(" {} ", clock.time_of_day(entry.at)), theme.label());
-            match &entry.event {
+            let highlighted = focused && Some(entry.seq) == target;
+            let time = Span::styled(format!(" {} ", clock.log_time(entry.at)), theme.label());
+            let line = match &entry.event {
                 LogEvent::Accepted(accepted) => {
                     let code = accepted.code.as_deref().unwrap_or("—");
                     let mut spans = vec![
@@ -58,8 +73,16 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     {
                         spans.push(Span::styled(format!("  {}", safe(name)), theme.label()));
                     }
-                    if let Some(note) = accepted.fate.note() {
-                        spans.push(Span::styled(format!("  ({note})"), theme.label()));
+                    match accepted.fate {
+                        Fate::Retry(n) => spans.push(Span::styled(
+                            format!("  (retry {})", n + 1),
+                            theme.warning(),
+                        )),
+                        fate => {
+                            if let Some(note) = fate.note() {
+                                spans.push(Span::styled(format!("  ({note})"), theme.label()));
+                            }
+                        }
                     }
                     Line::from(spans)
                 }
@@ -108,6 +131,11 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     }
                     Line::from(spans)
                 }
+            };
+            if highlighted {
+                line.style(theme.selected(true))
+            } else {
+                line
             }
         })
         .collect();

@@ -3,6 +3,8 @@
 //!
 //! Every string that came from the network goes through [`safe`] before it reaches a cell.
 
+mod cells;
+pub mod copy;
 mod detail;
 mod header;
 mod jobs;
@@ -48,6 +50,16 @@ impl Clock {
             .to_string()
     }
 
+    /// `HH:MM:SS` today, `Nov 26 HH:MM:SS` on another day (local time).
+    fn log_time(&self, at: DateTime<Utc>) -> String {
+        let local = at.with_timezone(&self.offset);
+        if local.date_naive() == self.now.with_timezone(&self.offset).date_naive() {
+            local.format("%H:%M:%S").to_string()
+        } else {
+            local.format("%b %d %H:%M:%S").to_string()
+        }
+    }
+
     /// `just now`, `12s ago`: for sentences.
     fn ago_phrase(&self, at: DateTime<Utc>) -> String {
         match self.ago(at).as_str() {
@@ -90,7 +102,7 @@ impl Panes {
             let [top, log] =
                 Layout::vertical([Constraint::Min(0), Constraint::Length(log_height)]).areas(body);
             let [left, right] =
-                Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(top);
             let most = if focus == Focus::Detail {
                 right.height * 35 / 100
@@ -222,7 +234,10 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
     }
     draw_footer(frame, footer_area, view, context);
     if view.help {
-        help::overlay(frame, theme);
+        help::overlay(frame, theme, view.help_scroll);
+    }
+    if view.copy_menu {
+        copy::overlay(frame, &copy::choices(monitor, view, clock), theme);
     }
 }
 
@@ -269,5 +284,7 @@ pub(crate) fn scroll_offset(selected: usize, height: usize) -> usize {
     selected.saturating_sub(height - 1)
 }
 
+#[cfg(test)]
+mod failure_screens;
 #[cfg(test)]
 mod tests;

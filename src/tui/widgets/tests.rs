@@ -17,20 +17,20 @@ use std::sync::Arc;
 
 const DOC_SAMPLE: &str = include_str!("../../../tests/fixtures/doc-sample.json");
 
-fn base() -> DateTime<Utc> {
+pub(super) fn base() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
         .map(|t| t.with_timezone(&Utc))
         .unwrap()
 }
 
-fn clock(after_secs: i64) -> Clock {
+pub(super) fn clock(after_secs: i64) -> Clock {
     Clock {
         now: base() + Duration::seconds(after_secs),
         offset: FixedOffset::east_opt(0).unwrap(),
     }
 }
 
-fn context(verification: bool) -> Context {
+pub(super) fn context(verification: bool) -> Context {
     Context {
         webhook_url: "http://127.0.0.1:8787/webhook".into(),
         public_url: None,
@@ -39,7 +39,7 @@ fn context(verification: bool) -> Context {
     }
 }
 
-fn delivery(id: u64, at: DateTime<Utc>, body: &[u8]) -> Ingest {
+pub(super) fn delivery(id: u64, at: DateTime<Utc>, body: &[u8]) -> Ingest {
     let parsed = parse_notification(body).unwrap();
     Ingest::Accepted(Arc::new(Delivery {
         id,
@@ -82,10 +82,28 @@ fn demo_monitor() -> Monitor {
     monitor
 }
 
-fn render(monitor: &Monitor, view: &View, context: &Context, width: u16, height: u16) -> String {
+pub(super) fn render(
+    monitor: &Monitor,
+    view: &View,
+    context: &Context,
+    width: u16,
+    height: u16,
+) -> String {
+    render_at(monitor, view, context, width, height, 14)
+}
+
+/// Drawn `after_secs` after the base time.
+pub(super) fn render_at(
+    monitor: &Monitor,
+    view: &View,
+    context: &Context,
+    width: u16,
+    height: u16,
+    after_secs: i64,
+) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| draw(frame, monitor, view, context, &clock(14)))
+        .draw(|frame| draw(frame, monitor, view, context, &clock(after_secs)))
         .unwrap();
     terminal.backend().to_string()
 }
@@ -287,12 +305,12 @@ fn the_log_says_what_a_test_delivery_or_another_hook_was_and_the_detail_its_head
         ),
         "{screen}"
     );
-    // The detail pane wraps the line after the request id's name.
+    // The detail pane wraps the line before the request id.
     assert!(
-        screen.contains("auth signature · X-Gitee-Event: Pipeline Hook · X-Request-ID:"),
+        screen.contains("auth signature · X-Gitee-Event: Pipeline Hook ·"),
         "{screen}"
     );
-    assert!(screen.contains("│req-3 "), "{screen}");
+    assert!(screen.contains("│X-Request-ID: req-3 "), "{screen}");
     assert!(!screen.contains("unknown pipeline"), "{screen}");
     assert!(!screen.contains('\u{1b}') && !screen.contains('\u{9b}'));
 }

@@ -1,0 +1,108 @@
+//! What goes into a table cell: text cut to its column with `…` (in the middle, so two long
+//! names that differ only at the end stay apart), durations as people read them, and the
+//! columns a table shows at a given width.
+
+use unicode_width::UnicodeWidthChar;
+
+/// `text` within `width` columns: as it is when it fits, else its start and end around `…`.
+pub fn fit(text: &str, width: usize) -> String {
+    let total: usize = text.chars().map(char_width).sum();
+    if total <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let room = width - 1;
+    let tail_room = room / 2;
+    let head_room = room - tail_room;
+    let mut head = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        if used + char_width(c) > head_room {
+            break;
+        }
+        used += char_width(c);
+        head.push(c);
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in text.chars().rev() {
+        if used + char_width(c) > tail_room {
+            break;
+        }
+        used += char_width(c);
+        tail.push(c);
+    }
+    head.push('…');
+    head.extend(tail.into_iter().rev());
+    head
+}
+
+fn char_width(c: char) -> usize {
+    c.width().unwrap_or(0)
+}
+
+/// `45s`, `4m12s`, `1h03m`, `2d04h`.
+pub fn duration(delta: chrono::TimeDelta) -> String {
+    let secs = delta.num_seconds().max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
+        3600..=86_399 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{:02}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+/// The columns that fit in `width`: the `always` ones, then each optional one in order while
+/// it fits beside `name_min` columns for the name (one column between each).
+pub fn fitting<T: Copy>(
+    width: usize,
+    name_min: usize,
+    always: usize,
+    optional: &[(T, usize)],
+) -> Vec<T> {
+    let mut used = name_min + always;
+    let mut shown = Vec::new();
+    for (column, need) in optional {
+        if used + need < width {
+            used += need + 1;
+            shown.push(*column);
+        }
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_name_ends_its_start_with_an_ellipsis_and_keeps_its_end() {
+        assert_eq!(fit("backend-ci", 10), "backend-ci");
+        assert_eq!(fit("release-pipeline-eu-west", 12), "releas…-west");
+        assert_ne!(
+            fit("release-pipeline-eu-west", 12),
+            fit("release-pipeline-eu-east", 12)
+        );
+        assert_eq!(fit("流水线流水线", 7), "流…线");
+        assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration(chrono::TimeDelta::seconds(45)), "45s");
+        assert_eq!(duration(chrono::TimeDelta::seconds(252)), "4m12s");
+        assert_eq!(duration(chrono::TimeDelta::seconds(3780)), "1h03m");
+        assert_eq!(duration(chrono::TimeDelta::seconds(-5)), "0s");
+    }
+
+    #[test]
+    fn optional_columns_come_in_order_while_they_fit() {
+        let optional = [("red", 12), ("took", 7), ("strip", 20)];
+        assert_eq!(fitting(40, 12, 10, &optional), ["red"]);
+        assert_eq!(fitting(60, 12, 10, &optional), ["red", "took"]);
+        assert_eq!(fitting(64, 12, 10, &optional), ["red", "took", "strip"]);
+        assert_eq!(fitting(20, 12, 10, &optional), Vec::<&str>::new());
+    }
+}
