@@ -159,6 +159,8 @@ pub struct Monitor {
     last_delivery: Option<LastDelivery>,
     /// How many pipelines are hidden.
     hidden: usize,
+    /// How many pipelines are red ([`order::is_red`]): the FAIL filter's count of pipelines.
+    red: usize,
 }
 
 /// The accepted delivery with the highest id applied: every delivery up to it has been, in
@@ -193,6 +195,7 @@ impl Monitor {
             generation: 0,
             last_delivery: None,
             hidden: 0,
+            red: 0,
         }
     }
 
@@ -297,6 +300,7 @@ impl Monitor {
             self.hidden -= 1;
         }
         let status_before = pipeline.status();
+        let red_before = order::is_red(pipeline);
         let renamed = name.is_some_and(|name| pipeline.set_name(name));
         let (runs_before, jobs_before) = (pipeline.runs().len(), pipeline.job_count());
         let applied = pipeline.apply(delivery, &update, &self.limits);
@@ -305,6 +309,7 @@ impl Monitor {
         let model_changed = renamed || applied.fate.changed();
         self.pipeline_counts.remove(status_before);
         self.pipeline_counts.add(pipeline.status());
+        self.red = self.red + usize::from(order::is_red(pipeline)) - usize::from(red_before);
         match applied.fate {
             Fate::Updated | Fate::Retry(_) => {}
             Fate::Duplicate => self.totals.duplicates += 1,
@@ -396,6 +401,7 @@ impl Monitor {
     fn forget(&mut self, pipeline: &Pipeline) {
         self.index.remove(pipeline.key());
         self.pipeline_counts.remove(pipeline.status());
+        self.red -= usize::from(order::is_red(pipeline));
         self.runs -= pipeline.runs().len();
         self.jobs -= pipeline.job_count();
     }
@@ -407,7 +413,10 @@ impl Monitor {
             let Some(mut entry) = self.pipelines.first_entry() else {
                 return;
             };
+            let red_before = order::is_red(entry.get());
             if let Some(removed) = entry.get_mut().drop_oldest_run() {
+                self.red =
+                    self.red + usize::from(order::is_red(entry.get())) - usize::from(red_before);
                 self.runs -= 1;
                 self.jobs -= removed;
             } else if entry.get().key() != current {
@@ -432,6 +441,12 @@ impl Monitor {
     /// Pipelines per derived status (each pipeline counted by its latest run).
     pub fn pipeline_counts(&self) -> &StatusCounts {
         &self.pipeline_counts
+    }
+
+    /// Pipelines whose latest run failed, or whose last finished one did while a newer one
+    /// goes: what the FAIL filter lists.
+    pub fn red_count(&self) -> usize {
+        self.red
     }
 
     pub fn pipeline_total(&self) -> usize {

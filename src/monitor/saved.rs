@@ -122,6 +122,7 @@ impl Monitor {
             monitor.jobs += pipeline.job_count();
             counts.add(pipeline.status());
             monitor.hidden += usize::from(pipeline.hidden);
+            monitor.red += usize::from(super::order::is_red(pipeline));
         }
         monitor.log = saved.log.restored(|entry| {
             if let super::PipelineKey::Name(name) = &mut entry.pipeline {

@@ -210,3 +210,42 @@ fn failed_jobs_follow_the_display_order_and_their_stages() {
         .collect();
     assert_eq!(jobs, ["d", "a", "b"]);
 }
+
+#[test]
+fn the_red_count_is_what_the_fail_filter_lists_through_retries_evictions_and_a_restore() {
+    let limits = Limits {
+        pipelines: 2,
+        ..Limits::default()
+    };
+    let mut monitor = Monitor::new(limits.clone());
+    let listed = |monitor: &Monitor| titles(monitor, &only(StatusFilter::Failed)).len();
+    feed(
+        &mut monitor,
+        [
+            ev(1).pipeline(Some(1), None).build(Some(44)).code("FAIL"),
+            ev(2)
+                .pipeline(Some(1), None)
+                .build(Some(45))
+                .code("RUNNING"),
+            ev(3).pipeline(Some(2), None).build(Some(7)).code("FAIL"),
+        ],
+    );
+    assert_eq!((monitor.red_count(), listed(&monitor)), (2, 2));
+    assert_eq!(monitor.pipeline_counts().get(Status::Failed), 1);
+
+    let mut saved = Vec::new();
+    monitor.save(&mut saved).unwrap();
+    let restored = Monitor::restore(&saved, limits).unwrap();
+    assert_eq!(restored.red_count(), 2);
+
+    feed(
+        &mut monitor,
+        [ev(4).pipeline(Some(3), None).build(Some(1)).code("SUCC")],
+    );
+    assert_eq!((monitor.red_count(), listed(&monitor)), (1, 1));
+    feed(
+        &mut monitor,
+        [ev(5).pipeline(Some(2), None).build(Some(7)).code("SUCC")],
+    );
+    assert_eq!((monitor.red_count(), listed(&monitor)), (0, 0));
+}

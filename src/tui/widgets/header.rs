@@ -54,7 +54,12 @@ pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, conte
         Status::Skipped,
         Status::Unknown,
     ] {
-        let n = counts.get(status);
+        // A red pipeline stays counted as failed while a newer run goes, as the FAIL filter
+        // still lists it.
+        let n = match status {
+            Status::Failed => monitor.red_count(),
+            other => counts.get(other),
+        };
         if n == 0 && !matches!(status, Status::Failed | Status::Success | Status::Running) {
             continue;
         }
