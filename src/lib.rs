@@ -5,11 +5,13 @@ pub mod app;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
+pub mod feed;
 pub mod gitee;
 pub mod headless;
 pub mod heap;
 pub mod monitor;
 pub mod receiver;
+pub mod remote;
 pub mod send;
 pub mod store;
 #[cfg(test)]
