@@ -192,15 +192,19 @@ impl<'a> Runs<'a> {
         if self.options.quiet || (!self.live && self.options.build.is_none()) {
             return;
         }
-        let options = self.options;
-        for run in self.runs.values_mut() {
+        let wanted: Vec<_> = self
+            .runs
+            .iter()
+            .filter(|(key, run)| self.matches(run) && !self.before.contains(*key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in wanted {
+            let Some(run) = self.runs.get_mut(&key) else {
+                continue;
+            };
             let title = run.title();
-            let wanted = options
-                .branch
-                .as_ref()
-                .is_none_or(|branch| run.branches.contains(branch));
             for (stage, job, status, printed) in &mut run.jobs {
-                if wanted && status.is_final() && !*printed {
+                if status.is_final() && !*printed {
                     println!("{title} {stage} / {job}: {}", status.word());
                     *printed = true;
                 }
@@ -215,11 +219,11 @@ impl<'a> Runs<'a> {
             .runs
             .iter()
             .filter(|(_, run)| self.matches(run) && run.finished(settle, now));
-        if self.options.build.is_some() {
-            return finished.map(|(_, run)| run).next();
-        }
         if !self.live {
             return None;
+        }
+        if self.options.build.is_some() {
+            return finished.map(|(_, run)| run).next();
         }
         finished
             .filter(|(key, _)| !self.before.contains(*key))
@@ -227,26 +231,28 @@ impl<'a> Runs<'a> {
             .max_by_key(|run| run.build)
     }
 
-    /// The history is in: with `--latest`, the latest run finished in it; otherwise what has
-    /// finished so far is not the next run.
+    /// The history is in: with `--latest`, the latest run finished in it; otherwise a run
+    /// whose jobs are all final already is not the next run.
     fn history_done(&mut self, now: DateTime<Utc>) -> Option<&Run> {
         self.live = true;
         let settle = self.options.settle;
-        if self.options.build.is_none() {
-            let finished: Vec<_> = self
-                .runs
-                .iter()
-                .filter(|(_, run)| self.matches(run) && run.finished(settle, now))
-                .map(|(key, _)| key.clone())
-                .collect();
-            if self.options.latest {
-                return finished
-                    .iter()
-                    .filter_map(|key| self.runs.get(key))
-                    .max_by_key(|run| run.build);
-            }
-            self.before.extend(finished);
+        if self.options.build.is_some() {
+            return self.done(now);
         }
+        if self.options.latest {
+            return self
+                .runs
+                .values()
+                .filter(|run| self.matches(run) && run.finished(settle, now))
+                .max_by_key(|run| run.build);
+        }
+        let before: Vec<_> = self
+            .runs
+            .iter()
+            .filter(|(_, run)| self.matches(run) && run.status().is_final())
+            .map(|(key, _)| key.clone())
+            .collect();
+        self.before.extend(before);
         None
     }
 }
