@@ -662,3 +662,35 @@ fn wait_exits_2_for_usage_a_refused_token_and_a_url_without_a_scheme() {
         )
     );
 }
+
+#[test]
+fn viewers_joining_while_deliveries_pour_in_get_each_id_once_in_order() {
+    let dir = scratch_dir("team-switch");
+    let server = serve(&dir, &[]);
+    let base = server.url("");
+    let total = 1200u64;
+    let posters: Vec<_> = (0..3)
+        .map(|worker| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                for n in 0..total / 3 {
+                    post(&base, &format!("p{worker}"), "build", n, "RUNNING");
+                }
+            })
+        })
+        .collect();
+    // Each joins at another moment: its history and the live feed meet somewhere else.
+    let (name, value) = bearer();
+    let mut streams = Vec::new();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(150));
+        streams.push(events(&base, "", &[(name, &value)]).1);
+    }
+    for poster in posters {
+        poster.join().expect("every delivery answered 200");
+    }
+    for stream in &streams {
+        let ids: Vec<u64> = (0..total).map(|_| next_id(stream)).collect();
+        assert_eq!(ids, (1..=total).collect::<Vec<_>>());
+    }
+}

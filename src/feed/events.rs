@@ -237,6 +237,75 @@ async fn stopping(closing: &mut tokio::sync::watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::ViewerToken;
+    use crate::testing::delivery;
+    use http_body_util::BodyExt as _;
+
+    fn authorized() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer t0ken"),
+        );
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_viewer_that_falls_behind_the_ring_is_told_why_and_let_go() {
+        let hub = Hub::new(None, ViewerToken::new("t0ken").unwrap(), 4);
+        let (tx, rx) = mpsc::channel(16);
+        let (out, mut consumer) = mpsc::channel(16);
+        tokio::spawn(Arc::clone(&hub).tee(rx, out));
+        tokio::spawn(async move { while consumer.recv().await.is_some() {} });
+        let answer = events(
+            Arc::clone(&hub),
+            &authorized(),
+            &"/events".parse().unwrap(),
+            0,
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(hub.viewers(), 1);
+        // The body is not read while far more than the ring holds goes by.
+        let total = super::super::VIEWER_BUFFER as u64 + 500;
+        for id in 1..=total {
+            tx.send(Ingest::Accepted(Arc::new(delivery(id))))
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.starts_with(": live\n\nid: 1\n"), "{}", &text[..80]);
+        let seen = text.matches("\nevent: accepted").count() as u64;
+        assert!(seen < total, "{seen}");
+        assert!(
+            text.trim_end().ends_with(&format!(
+                ": disconnected: this viewer fell more than {} events behind; reconnect with Last-Event-ID: {seen} to catch up from the journal",
+                super::super::VIEWER_BUFFER
+            )),
+            "{}",
+            &text[text.len().saturating_sub(300)..]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(hub.viewers(), 0);
+    }
+
+    #[tokio::test]
+    async fn viewers_past_the_bound_and_without_the_token_are_refused() {
+        let hub = Hub::new(None, ViewerToken::new("t0ken").unwrap(), 1);
+        let uri: Uri = "/events".parse().unwrap();
+        let first = events(Arc::clone(&hub), &authorized(), &uri, 0).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let second = events(Arc::clone(&hub), &authorized(), &uri, 0).await;
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let anonymous = events(Arc::clone(&hub), &HeaderMap::new(), &uri, 0).await;
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(anonymous.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        hub.close();
+        let body = first.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b": live\n\n: pipetop is stopping\n\n");
+    }
 
     fn start(headers: &[(&'static str, &str)], uri: &str) -> Result<Start, StartError> {
         let mut map = HeaderMap::new();
