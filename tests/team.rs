@@ -694,3 +694,67 @@ fn viewers_joining_while_deliveries_pour_in_get_each_id_once_in_order() {
         assert_eq!(ids, (1..=total).collect::<Vec<_>>());
     }
 }
+
+/// A one-shot HTTP server on a free loopback port that answers its first request with
+/// `answer` and then holds the connection until the client goes.
+fn fake_server(answer: String) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("an address");
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.flush();
+            std::thread::sleep(Duration::from_secs(20));
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_server_that_is_not_pipetop_is_one_sentence_and_a_hostile_stream_is_cleaned() {
+    let html = fake_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello".into(),
+    );
+    let mut command = pipetop();
+    command.args(["attach", &html, "--headless", "--token", TOKEN]);
+    let output = run(command);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        format!(
+            "pipetop: {html} is not a pipetop server: it answered text/html rather than an event stream"
+        )
+    );
+
+    let hostile = r#"{"type":"accepted","id":1,"received_at":"2026-11-27T11:30:38.485Z","auth":"none","repaired":false,"gitee_event":"Push\u001b]0;pwned\u0007 Hook","notification":{"job":{"pipelineName":"p\u001b[2Jq","statusCode":"SUCC"}}}"#;
+    let rejected = r#"{"type":"rejected","received_at":"2026-11-27T11:30:39.012Z","status":401,"reason":"bad\u001b[31m token"}"#;
+    let stream = fake_server(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: live\n\nid: 1\nevent: accepted\ndata: {hostile}\n\nevent: rejected\ndata: {rejected}\n\nevent: accepted\ndata: [1,2]\n\n"
+    ));
+    let mut command = pipetop();
+    command.args(["attach", &stream, "--headless", "--token", TOKEN]);
+    let output = run(command);
+    let out = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["gitee_event"], "Push Hook");
+    assert_eq!(lines[1]["reason"], "bad token");
+    // The notification is kept as received, and escaped on the way out: inert on a terminal.
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert_eq!(
+        lines[0]["notification"]["job"]["pipelineName"],
+        "p\u{1b}[2Jq"
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("is not a pipetop server: it sent an event that is not a pipetop delivery"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
