@@ -74,17 +74,18 @@ fn main() -> ExitCode {
     let started = Instant::now();
     std::thread::sleep(args.duration);
     stop.store(true, Ordering::Relaxed);
-    let seen: Vec<Vec<(u64, u64)>> = threads
+    let (seen, reconnects): (Vec<Vec<(u64, u64)>>, Vec<u64>) = threads
         .into_iter()
         .map(|t| t.join().unwrap_or_default())
-        .collect();
+        .unzip();
     let counts: Vec<usize> = seen.iter().map(Vec::len).collect();
     println!(
-        "{} viewers for {:.1}s after id {after}: deliveries seen per viewer min {} max {}",
+        "{} viewers for {:.1}s after id {after}: deliveries seen per viewer min {} max {}; reconnections {}",
         args.viewers,
         started.elapsed().as_secs_f64(),
         counts.iter().min().unwrap_or(&0),
-        counts.iter().max().unwrap_or(&0)
+        counts.iter().max().unwrap_or(&0),
+        reconnects.iter().sum::<u64>()
     );
     let Some(path) = args.answers else {
         return ExitCode::SUCCESS;
@@ -124,34 +125,42 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One viewer: `(id, arrival micros)` for every delivery until `stop`.
-fn watch(base: &str, token: &str, after: u64, stop: &AtomicBool) -> Vec<(u64, u64)> {
+/// One viewer: `(id, arrival micros)` for every delivery until `stop`. A viewer cut off for
+/// falling behind comes back after the last id it saw, as `pipetop attach` does.
+fn watch(base: &str, token: &str, after: u64, stop: &AtomicBool) -> (Vec<(u64, u64)>, u64) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_per_read(Some(Duration::from_secs(1)))
         .build()
         .into();
-    let Ok(response) = agent
-        .get(format!("{base}/events?after={after}"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-    else {
-        return Vec::new();
-    };
-    let mut reader = BufReader::new(response.into_body().into_reader());
     let mut seen = Vec::new();
+    let mut last = after;
+    let mut connections = 0u64;
     let mut line = String::new();
     while !stop.load(Ordering::Relaxed) {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {
-                if let Some(Ok(id)) = line.strip_prefix("id: ").map(|id| id.trim().parse()) {
-                    seen.push((id, micros()));
+        let Ok(response) = agent
+            .get(format!("{base}/events?after={last}"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+        else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        connections += 1;
+        let mut reader = BufReader::new(response.into_body().into_reader());
+        while !stop.load(Ordering::Relaxed) {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if let Some(Ok(id)) = line.strip_prefix("id: ").map(|id| id.trim().parse()) {
+                        seen.push((id, micros()));
+                        last = id;
+                    }
                 }
+                Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
             }
-            Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {}
-            Err(_) => break,
         }
     }
-    seen
+    (seen, connections.saturating_sub(1))
 }
