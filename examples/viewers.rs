@@ -126,10 +126,11 @@ fn main() -> ExitCode {
 }
 
 /// One viewer: `(id, arrival micros)` for every delivery until `stop`. A viewer cut off for
-/// falling behind comes back after the last id it saw, as `pipetop attach` does.
+/// falling behind comes back after the last id it saw, as `pipetop attach` does. A read waits
+/// past the server's 15 s keep-alive, so an idle stream is not taken for a dead one.
 fn watch(base: &str, token: &str, after: u64, stop: &AtomicBool) -> (Vec<(u64, u64)>, u64) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_per_read(Some(Duration::from_secs(1)))
+        .timeout_per_read(Some(Duration::from_secs(16)))
         .build()
         .into();
     let mut seen = Vec::new();

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, broadcast, mpsc};
 
-/// Frames waiting for one viewer's connection to take them; the ring behind them is what
-/// bounds how far a viewer may fall behind.
-const QUEUED: usize = 64;
+/// Writes waiting for one viewer's connection to take them, each a batch of at most
+/// [`BATCH_BYTES`]; the ring behind them is what bounds how far a viewer may fall behind.
+const QUEUED: usize = 4;
 
 /// Where a viewer's stream starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -186,46 +186,92 @@ async fn follow(
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     loop {
-        let out = tokio::select! {
-            frame = live.recv() => match frame {
-                Ok(frame) => {
-                    if let Some(id) = frame.id {
-                        if id <= last {
-                            continue;
-                        }
-                        if hub.journal.is_some() && id != last + 1 {
-                            // The journal rotated while it was read: start again from it.
-                            let _ = tx.send(Frame::comment(&format!(
-                                "history moved while it was read; reconnect with Last-Event-ID: {last}"
-                            ))).await;
-                            return;
-                        }
-                        last = id;
-                    }
-                    frame.bytes
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = tx.send(Frame::comment(&format!(
-                        "disconnected: this viewer fell more than {} events behind; reconnect with Last-Event-ID: {last} to catch up from the journal",
-                        super::VIEWER_BUFFER
-                    ))).await;
+        let first = tokio::select! {
+            frame = live.recv() => frame,
+            _ = keep_alive.tick() => {
+                if tx.send(Frame::comment("keep-alive")).await.is_err() {
                     return;
                 }
-                Err(broadcast::error::RecvError::Closed) => {
-                    let _ = tx.send(Frame::comment("pipetop is stopping")).await;
-                    return;
-                }
-            },
-            _ = keep_alive.tick() => Frame::comment("keep-alive"),
+                continue;
+            }
             () = stopping(&mut closing) => {
                 let _ = tx.send(Frame::comment("pipetop is stopping")).await;
                 return;
             }
             () = tx.closed() => return,
         };
-        if tx.send(out).await.is_err() {
+        // What is already on the ring goes out in one write, so a busy feed costs a viewer
+        // one write per batch rather than one per delivery.
+        let mut batch = Vec::new();
+        let mut batched = 0;
+        let mut next = Some(first);
+        let mut end = None;
+        while let Some(received) = next.take() {
+            match received {
+                Ok(frame) => {
+                    if let Some(id) = frame.id {
+                        if id <= last {
+                            next = more(&mut live, batched);
+                            continue;
+                        }
+                        if hub.journal.is_some() && id != last + 1 {
+                            // The journal rotated while it was read: start again from it.
+                            end = Some(format!(
+                                "history moved while it was read; reconnect with Last-Event-ID: {last}"
+                            ));
+                            break;
+                        }
+                        last = id;
+                    }
+                    batched += frame.bytes.len();
+                    batch.push(frame.bytes);
+                    next = more(&mut live, batched);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    end = Some(format!(
+                        "disconnected: this viewer fell more than {} events behind; reconnect with Last-Event-ID: {last} to catch up from the journal",
+                        super::VIEWER_BUFFER
+                    ));
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    end = Some("pipetop is stopping".to_owned());
+                }
+            }
+        }
+        let out = match batch.len() {
+            0 => None,
+            1 => batch.pop(),
+            _ => Some(Bytes::from(batch.concat())),
+        };
+        if let Some(out) = out
+            && tx.send(out).await.is_err()
+        {
             return;
         }
+        if let Some(end) = end {
+            let _ = tx.send(Frame::comment(&end)).await;
+            return;
+        }
+    }
+}
+
+/// The most bytes sent to a viewer as one write.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The next frame already on the ring, while the batch has room.
+fn more(
+    live: &mut broadcast::Receiver<Frame>,
+    batched: usize,
+) -> Option<Result<Frame, broadcast::error::RecvError>> {
+    use broadcast::error::{RecvError, TryRecvError};
+    if batched >= BATCH_BYTES {
+        return None;
+    }
+    match live.try_recv() {
+        Ok(frame) => Some(Ok(frame)),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+        Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
     }
 }
 
@@ -274,7 +320,11 @@ mod tests {
                 .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        let body = tokio::time::timeout(Duration::from_secs(10), answer.into_body().collect())
+            .await
+            .expect("the stream ends")
+            .unwrap()
+            .to_bytes();
         let text = String::from_utf8_lossy(&body);
         assert!(text.starts_with(": live\n\nid: 1\n"), "{}", &text[..80]);
         let seen = text.matches("\nevent: accepted").count() as u64;
@@ -303,7 +353,11 @@ mod tests {
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(anonymous.headers()[header::WWW_AUTHENTICATE], "Bearer");
         hub.close();
-        let body = first.into_body().collect().await.unwrap().to_bytes();
+        let body = tokio::time::timeout(Duration::from_secs(10), first.into_body().collect())
+            .await
+            .expect("the stream ends")
+            .unwrap()
+            .to_bytes();
         assert_eq!(&body[..], b": live\n\n: pipetop is stopping\n\n");
     }
 
