@@ -89,6 +89,7 @@ fn draw_frame(c: &mut Criterion) {
         public_url: None,
         verification: true,
         theme: Theme::new(true),
+        attached: None,
     };
     let clock = Clock {
         now: start() + Duration::hours(1),

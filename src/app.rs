@@ -7,13 +7,15 @@
 //! 3. [`announce`]: say on stderr where deliveries go and how they are checked.
 //! 4. `Feed::start`: the channel, with the journal's history put on it ahead of live
 //!    deliveries, and the saved screen read back, while the receiver already answers.
-//! 5. [`Store::start`]: the writer that numbers, guards and journals each delivery.
+//! 5. [`Store::start`]: the writer that numbers, guards and journals each delivery; with a
+//!    viewer token, its output goes through [`Hub::tee`] to the viewers of `GET /events`.
 //! 6. `consume`: the TUI or the JSON-lines printer, until the user quits or stdout closes.
 //! 7. Serve until a signal or the consumer stops, with [`SHUTDOWN_GRACE`] for requests in
 //!    flight; then `close`: the writer's last sync, the consumer's end, and the saved screen.
 
 use crate::cli::WatchArgs;
 use crate::delivery::{CHANNEL_CAPACITY, Ingest, Progress};
+use crate::feed::{Hub, ViewerToken};
 use crate::gitee::Verifier;
 use crate::gitee::signature::compact_duration;
 use crate::monitor::{Limits, Monitor};
@@ -57,13 +59,32 @@ pub enum AppError {
     Stdout(#[source] io::Error),
 }
 
-/// Runs pipetop until it is stopped; `secret` is the one the command line settled on.
-pub fn watch(args: WatchArgs, mut secret: Option<String>) -> Result<(), AppError> {
+/// The feed for viewers, when there is to be one.
+#[derive(Debug, Clone)]
+pub struct Viewers {
+    pub token: ViewerToken,
+    pub max: usize,
+}
+
+/// Runs pipetop until it is stopped; `secret` is the one the command line settled on, and
+/// `viewers` says whether `GET /events` is served.
+pub fn watch(
+    args: WatchArgs,
+    mut secret: Option<String>,
+    viewers: Option<Viewers>,
+) -> Result<(), AppError> {
     if args.demo && secret.is_none() {
         secret = Some(send::random_secret());
     }
     let bound = listen(&args, secret.clone())?;
     let store = Store::open(&place(&args)?)?;
+    if viewers.is_some() {
+        let webhook = bound.webhook_url();
+        let base = webhook
+            .strip_suffix(bound.config().path.as_str())
+            .unwrap_or(&webhook);
+        eprintln!("pipetop: viewers attach to {base} (GET /events with the viewer token)");
+    }
     announce(&store, &bound);
     let interactive = !args.headless && io::stdout().is_terminal();
 
@@ -74,7 +95,7 @@ pub fn watch(args: WatchArgs, mut secret: Option<String>) -> Result<(), AppError
         std::thread::spawn(move || send::feed_demo(&sender, &stop));
     }
     let runtime = tokio::runtime::Runtime::new().map_err(AppError::Runtime)?;
-    let result = runtime.block_on(run(args, interactive, bound, store));
+    let result = runtime.block_on(run(args, interactive, bound, store, viewers));
     demo_stop.store(true, Ordering::Relaxed);
     result
 }
@@ -170,6 +191,7 @@ async fn run(
     interactive: bool,
     bound: Bound,
     mut store: Store,
+    viewers: Option<Viewers>,
 ) -> Result<(), AppError> {
     // The screen is saved beside the journal when the TUI closes, and read back next time.
     let screen_path = store.screen_path().filter(|_| interactive);
@@ -190,6 +212,17 @@ async fn run(
         tokio::spawn(outbound::tap(tap_rx, feed.out, plan));
         tap_tx
     };
+    // Viewers get each delivery once it is journaled, before the local consumer does.
+    let (out, hub) = match viewers {
+        Some(viewers) => {
+            let journal = store.journal().map(|journal| journal.path().to_path_buf());
+            let hub = Hub::new(journal, viewers.token, viewers.max);
+            let (tee, teed) = mpsc::channel(CHANNEL_CAPACITY);
+            tokio::spawn(Arc::clone(&hub).tee(teed, out));
+            (tee, Some(hub))
+        }
+        None => (out, None),
+    };
     let (handoff, stopped) = store.start(out).map_err(AppError::Writer)?;
 
     let consumer = Consumer {
@@ -198,6 +231,7 @@ async fn run(
             public_url: args.public_url.clone(),
             verification: bound.config().verifier.is_some(),
             theme: Theme::from_env(args.no_color),
+            attached: None,
         },
         options: tui::Options {
             bell: args.bell,
@@ -231,7 +265,7 @@ async fn run(
             stopping.notify_one();
         }
     };
-    let serving = bound.serve(handoff, shutdown);
+    let serving = bound.serve_with_feed(handoff, hub, shutdown);
     tokio::pin!(serving);
     // A client that never finishes its request must not keep pipetop from exiting.
     let grace = async {

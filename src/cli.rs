@@ -64,6 +64,14 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `pipetop man > ~/.local/share/man/man1/pipetop.1`.
     Man,
+    /// The receiver for a team: headless, with its journal, and a feed on GET /events that
+    /// `pipetop attach` and `pipetop wait` read. Takes every flag of the receiver.
+    Serve(Box<WatchArgs>),
+    /// The terminal UI (or --headless JSON lines), fed from a `pipetop serve` at URL.
+    Attach(AttachArgs),
+    /// Wait until a matching run finishes; exit 0 success, 1 failed, 3 cancelled, 4 timed
+    /// out, 2 usage (also a refused token or a server that is not pipetop).
+    Wait(WaitArgs),
 }
 
 /// Which config file is read: any long flag is a key there.
@@ -177,6 +185,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub outbound: OutboundArgs,
+
+    #[command(flatten)]
+    pub viewers: ViewerArgs,
 }
 
 /// What pipetop does with each live delivery besides showing it.
@@ -223,6 +234,113 @@ pub struct OutboundArgs {
     /// How long a forward may wait for its answer.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration, env = "PIPETOP_FORWARD_TIMEOUT")]
     pub forward_timeout: Duration,
+}
+
+/// The feed for viewers on GET /events.
+#[derive(Args, Clone)]
+pub struct ViewerArgs {
+    /// Serve GET /events to viewers presenting this bearer token (distinct from the secret).
+    /// `pipetop serve` also reads PIPETOP_VIEWER_TOKEN, and without either generates one and
+    /// keeps it in the state directory.
+    #[arg(long, value_name = "TOKEN", value_parser = secret)]
+    pub viewer_token: Option<Secret>,
+
+    /// Read the viewer token from FILE (a trailing newline is ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "viewer_token")]
+    pub viewer_token_file: Option<PathBuf>,
+
+    /// Viewers served at once; they do not take the connection slots deliveries use.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_viewers: u32,
+}
+
+/// The viewer token a client presents.
+#[derive(Args, Clone)]
+pub struct TokenArgs {
+    /// The server's viewer token; without it or --token-file, PIPETOP_VIEWER_TOKEN.
+    #[arg(long, value_name = "TOKEN", value_parser = secret)]
+    pub token: Option<Secret>,
+
+    /// Read the viewer token from FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `pipetop attach URL`.
+#[derive(Args)]
+pub struct AttachArgs {
+    /// The server, e.g. https://pipetop.example.com or http://127.0.0.1:8787.
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// JSON lines on stdout, as a local --headless prints them (chosen by itself when stdout
+    /// is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless: the server's history before live deliveries.
+    #[arg(long)]
+    pub replay: bool,
+
+    /// No colours (also when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Ring the terminal bell when a job fails.
+    #[arg(long)]
+    pub bell: bool,
+
+    /// Leave the mouse to the terminal (its own selection and copy) instead of clicks and the
+    /// wheel acting on the panes.
+    #[arg(long)]
+    pub no_mouse: bool,
+}
+
+/// `pipetop wait`.
+#[derive(Args)]
+pub struct WaitArgs {
+    /// The server whose feed is read: a `pipetop serve`, or a pipetop with --viewer-token.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    pub url: String,
+
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// The pipeline's name or id.
+    #[arg(long, value_name = "NAME")]
+    pub pipeline: String,
+
+    /// The build number; without it, the next run to finish (or the latest with --latest).
+    #[arg(long, value_name = "N")]
+    pub build: Option<u64>,
+
+    /// Only a run built from this branch.
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+
+    /// Only a run built from this commit (or one starting with it).
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+
+    /// Report the latest finished run from the history instead of waiting for the next.
+    #[arg(long, conflicts_with = "build")]
+    pub latest: bool,
+
+    /// Give up after this long (exit 4).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<Duration>,
+
+    /// A run whose jobs are all final counts as finished once nothing new came for it this
+    /// long (Gitee sends no "run finished" notification).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration)]
+    pub settle: Duration,
+
+    /// Print nothing; only the exit code tells.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Where the shared secret comes from. With none, verification is off.
@@ -428,8 +546,8 @@ fn listen_addr(text: &str) -> Result<SocketAddr, String> {
 fn webhook_path(text: &str) -> Result<String, String> {
     if !text.starts_with('/') {
         Err("the path must start with /".into())
-    } else if text == "/healthz" {
-        Err("/healthz is the health check; choose another path".into())
+    } else if text == "/healthz" || text == "/events" {
+        Err(format!("{text} is pipetop's own; choose another path"))
     } else if text
         .chars()
         .any(|c| c.is_whitespace() || c == '?' || c == '#')

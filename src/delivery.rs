@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the receiver hands on, in the order the requests were answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Ingest {
     Accepted(Arc<Delivery>),
@@ -156,13 +156,13 @@ impl Headers {
 }
 
 /// A request that was refused, with the status it was answered with and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     #[serde(with = "rfc3339")]
     pub received_at: DateTime<Utc>,
     pub status: u16,
     pub reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<SocketAddr>,
 }
 

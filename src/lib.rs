@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
+pub mod feed;
 pub mod gitee;
 pub mod headless;
 pub mod heap;
@@ -12,6 +13,7 @@ pub mod monitor;
 pub mod options;
 pub mod outbound;
 pub mod receiver;
+pub mod remote;
 pub mod send;
 pub mod store;
 #[cfg(test)]

@@ -2,16 +2,23 @@
 //! codes (0 ok, 1 runtime error, 2 usage error from clap). The work lives in the library.
 
 use clap::CommandFactory as _;
-use pipetop::cli::{Cli, Command, ResendArgs, SECRET_ENV, SecretArgs, SendArgs, WatchArgs};
+use pipetop::cli::{
+    AttachArgs, Cli, Command, ResendArgs, SECRET_ENV, SecretArgs, SendArgs, TokenArgs, WaitArgs,
+    WatchArgs,
+};
+use pipetop::feed::token::{self, Origin};
 use pipetop::options::{self, OptionsError, report};
 use pipetop::outbound::forward;
 use pipetop::outbound::resend::{Selection, select};
+use pipetop::remote::{Server, attach, wait};
 use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
 use pipetop::{app, io_reason};
 use std::io::Read as _;
 use std::process::ExitCode;
 
-/// A bad flag, or a bad key or value in the config file.
+/// A bad flag, or a bad key or value in the config file; for `attach` and `wait`, also a
+/// command that cannot work as given: no token, no scheme, a refused token, a server that is
+/// not pipetop.
 const USAGE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -40,6 +47,9 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Man) => man(),
+        Some(Command::Serve(args)) => serve(*args),
+        Some(Command::Attach(args)) => attach(args),
+        Some(Command::Wait(args)) => wait(args),
         None => watch(settled.cli.watch),
     };
     match outcome {
@@ -147,8 +157,139 @@ fn man() -> anyhow::Result<ExitCode> {
 
 fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let secret = secret(&args.secret)?;
-    app::watch(args, secret)?;
+    // A local pipetop serves viewers only when asked on its command line.
+    let viewers = match (&args.viewers.viewer_token, &args.viewers.viewer_token_file) {
+        (None, None) => None,
+        (flag, file) => token::given(flag.as_ref().map(|t| t.expose()), file.as_deref())?,
+    }
+    .map(|token| app::Viewers {
+        token,
+        max: args.viewers.max_viewers as usize,
+    });
+    app::watch(args, secret, viewers)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pipetop serve`: the receiver, headless, always with a feed; without a token given, the
+/// one kept in the state directory (generated and said once, on the first start).
+fn serve(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
+    args.headless = true;
+    let secret = secret(&args.secret)?;
+    let given = token::given(
+        args.viewers.viewer_token.as_ref().map(|t| t.expose()),
+        args.viewers.viewer_token_file.as_deref(),
+    )?;
+    let token = match given {
+        Some(token) => token,
+        None => {
+            let dir = match &args.journal {
+                Some(journal) => journal
+                    .parent()
+                    .filter(|dir| !dir.as_os_str().is_empty())
+                    .map_or_else(|| std::path::PathBuf::from("."), Into::into),
+                None => pipetop::store::journal::default_path()?
+                    .parent()
+                    .map(Into::into)
+                    .unwrap_or_default(),
+            };
+            let (token, origin) = token::stored_or_generated(&dir)?;
+            match origin {
+                Origin::Generated(path) => eprintln!(
+                    "pipetop: viewer token (generated, kept in {} for the next start): {}",
+                    path.display(),
+                    token.expose()
+                ),
+                Origin::Stored(path) => {
+                    eprintln!("pipetop: viewer token: the one kept in {}", path.display());
+                }
+            }
+            token
+        }
+    };
+    let viewers = app::Viewers {
+        token,
+        max: args.viewers.max_viewers as usize,
+    };
+    app::watch(args, secret, Some(viewers))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server and token a client command names.
+fn server(url: &str, args: &TokenArgs) -> anyhow::Result<Server> {
+    let Some(token) = token::given(
+        args.token.as_ref().map(|t| t.expose()),
+        args.token_file.as_deref(),
+    )?
+    else {
+        anyhow::bail!(
+            "no viewer token: give --token, --token-file or {}",
+            token::TOKEN_ENV
+        );
+    };
+    Ok(Server::new(url, token.expose().to_owned())?)
+}
+
+fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
+    let server = match server(&args.url, &args.token) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("pipetop: {err}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let options = attach::Options {
+        server,
+        headless,
+        replay: args.replay,
+        no_color: args.no_color,
+        bell: args.bell,
+        mouse: !args.no_mouse,
+    };
+    match attach::run(options) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(attach::AttachError::Feed(err)) => {
+            eprintln!("pipetop: {err}");
+            Ok(ExitCode::from(USAGE))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
+    let server = match server(&args.url, &args.token) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("pipetop: {err}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    if let Some(warning) = server.cleartext_warning() {
+        eprintln!("pipetop: {warning}");
+    }
+    let options = wait::Options {
+        server,
+        pipeline: args.pipeline,
+        build: args.build,
+        branch: args.branch,
+        commit: args.commit,
+        latest: args.latest,
+        timeout: args.timeout,
+        settle: args.settle,
+        quiet: args.quiet,
+    };
+    match wait::run(&options) {
+        Ok(outcome) => {
+            if outcome == wait::Outcome::TimedOut && !options.quiet {
+                eprintln!("pipetop: no matching run finished in time");
+            }
+            Ok(ExitCode::from(outcome.exit_code()))
+        }
+        Err(err) => {
+            eprintln!("pipetop: {err}");
+            Ok(ExitCode::from(USAGE))
+        }
+    }
 }
 
 fn send(args: SendArgs) -> anyhow::Result<ExitCode> {

@@ -757,3 +757,60 @@ fn x_hides_a_pipeline_until_its_next_delivery_and_big_x_shows_them_again() {
     screen.keys("q");
     assert_eq!(screen.exit_code(), 0);
 }
+
+#[test]
+fn attach_shows_the_same_screen_as_the_local_tui_for_the_same_deliveries() {
+    let token = "pty-viewer-token";
+    // With a journal, so the delivery from before the viewer came is in the feed's history.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let local = Screen::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        journal.to_str().unwrap(),
+        "--viewer-token",
+        token,
+    ]);
+    let url = local.webhook_url();
+    let base = url.strip_suffix("/webhook").unwrap_or(&url).to_owned();
+    post(&url, "checkout-service", "compile", "SUCC");
+    let attached = Screen::start(&["attach", &base, "--token", token]);
+    attached.wait_for("● live");
+    assert!(attached.text().contains(&format!("attached {base}")));
+    post(&url, "billing-service", "unit-tests", "FAIL");
+    post_job(&url, 77, "deploy", "Deploy", "prod", "RUNNING");
+    assert_eq!(post_forged(&url), 401);
+    for screen in [&local, &attached] {
+        screen.wait_until("every delivery", |s| {
+            s.contains("deploy") && s.contains("rejected 401")
+        });
+    }
+    // Give both a frame to settle, then compare everything below the header.
+    std::thread::sleep(Duration::from_millis(300));
+    let (mine, theirs) = (local.cells(), attached.cells());
+    for row in 2..usize::from(ROWS) {
+        assert_eq!(
+            mine[row].concat(),
+            theirs[row].concat(),
+            "row {row} differs; local:\n{}\nattached:\n{}",
+            local.text(),
+            attached.text()
+        );
+    }
+}
+
+#[test]
+fn attach_says_a_bad_token_in_its_header_and_keeps_the_screen_until_quit() {
+    let mut args = SIGNED.to_vec();
+    args.extend(["--viewer-token", "the-right-one"]);
+    let local = Screen::start(&args);
+    let url = local.webhook_url();
+    let base = url.strip_suffix("/webhook").unwrap_or(&url).to_owned();
+    let mut attached = Screen::start(&["attach", &base, "--token", "a-wrong-one"]);
+    attached.wait_for("refused: bad token");
+    attached.keys("q");
+    assert_eq!(attached.exit_code(), 0);
+}

@@ -48,15 +48,35 @@ pub(super) struct Connection {
     idle_since: AtomicU64,
     epoch: Instant,
     close: Notify,
+    /// The connection's slot, until it ends or becomes a viewer's ([`Seat::leave`]).
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
-/// A connection's slot and its place in [`Connections`]; both are given back when it is
+/// A connection's place in [`Connections`]; it and the slot are given back when it is
 /// dropped, at the end of the connection's task.
 pub(super) struct Admitted {
     connections: Arc<Connections>,
     id: u64,
     pub connection: Arc<Connection>,
-    _slot: OwnedSemaphorePermit,
+}
+
+/// Put on each request, so a handler whose answer never ends (a viewer's event stream) can
+/// give its connection's slot back: viewers are bounded by their own slots
+/// ([`crate::feed::Hub`]), and must not hold the ones deliveries need.
+#[derive(Clone)]
+pub(super) struct Seat(pub Arc<Connection>);
+
+impl Seat {
+    /// Gives the connection's slot back; it is no longer counted, nor asked to make room.
+    pub fn leave(&self) {
+        drop(
+            self.0
+                .slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+    }
 }
 
 impl Connections {
@@ -126,6 +146,7 @@ impl Connections {
             idle_since: AtomicU64::new(nanos_since(self.epoch)),
             epoch: self.epoch,
             close: Notify::new(),
+            slot: Mutex::new(Some(slot)),
         });
         self.open
             .lock()
@@ -135,7 +156,6 @@ impl Connections {
             connections: Arc::clone(self),
             id,
             connection,
-            _slot: slot,
         }
     }
 }
@@ -146,6 +166,7 @@ fn nanos_since(epoch: Instant) -> u64 {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
+        Seat(Arc::clone(&self.connection)).leave();
         self.connections
             .open
             .lock()

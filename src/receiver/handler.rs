@@ -3,8 +3,10 @@
 //! [`Shared::refuse`] is the one place a refusal is counted, put on the feed and answered.
 
 use super::ServerConfig;
+use super::connections::Seat;
 use super::refusal::Refusal;
 use crate::delivery::{Headers, Ingest};
+use crate::feed::Hub;
 use crate::gitee::{Auth, ParseError, Parsed, Redactor, Verifier, parse_notification};
 use crate::store::guard::Fingerprint;
 use crate::store::handoff::{Accepted, Draft, Handoff};
@@ -47,6 +49,8 @@ pub struct Shared {
     /// large bodies waits its turn instead of taking every core and its memory at once.
     parsers: Arc<Semaphore>,
     handoff: Handoff,
+    /// The feed for viewers on `GET /events`, when a viewer token is set.
+    feed: Option<Arc<Hub>>,
 }
 
 impl Shared {
@@ -68,7 +72,18 @@ impl Shared {
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
             handoff,
+            feed: None,
         }
+    }
+
+    /// Serves `GET /events` from `hub` too.
+    pub fn with_feed(mut self, hub: Arc<Hub>) -> Shared {
+        self.feed = Some(hub);
+        self
+    }
+
+    pub(super) fn has_feed(&self) -> bool {
+        self.feed.is_some()
     }
 
     /// The webhook path, starting with `/`.
@@ -322,7 +337,7 @@ pub(super) async fn not_found(State(shared): State<Arc<Shared>>, req: Request) -
 }
 
 pub(super) async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(json!({
+    let mut health = json!({
         "ok": true,
         "uptime_secs": shared.started.elapsed().as_secs(),
         "accepted": shared.handoff.accepted(),
@@ -330,8 +345,26 @@ pub(super) async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
         "rejected": shared.rejected.load(Ordering::Relaxed),
         "last_id": shared.handoff.last_id(),
         "verification": shared.verifier.is_some(),
-    }))
-    .into_response()
+    });
+    if let Some(hub) = &shared.feed {
+        health["viewers"] = json!(hub.viewers());
+    }
+    axum::Json(health).into_response()
+}
+
+/// `GET /events`: the feed for viewers. A connection that gets the stream leaves the
+/// listener's slots for the feed's own.
+pub(super) async fn events(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let Some(hub) = shared.feed.clone() else {
+        return not_found(State(shared), req).await;
+    };
+    let answer = crate::feed::events(hub, req.headers(), req.uri(), shared.handoff.last_id()).await;
+    if answer.status().is_success()
+        && let Some(seat) = req.extensions().get::<Seat>()
+    {
+        seat.leave();
+    }
+    answer
 }
 
 #[cfg(test)]

@@ -36,12 +36,13 @@ mod refusal;
 #[cfg(test)]
 mod tests;
 
+use crate::feed::Hub;
 use crate::gitee::Verifier;
 use crate::store::handoff::Handoff;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
-use connections::{Connections, WriteTimeout};
+use connections::{Connections, Seat, WriteTimeout};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -113,21 +114,26 @@ pub enum BindError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the webhook path {0:?} must start with / and must not be /healthz")]
+    #[error("the webhook path {0:?} must start with / and must not be /healthz or /events")]
     Path(String),
 }
 
-/// The routes: POST on the webhook path, `GET /healthz`, and a refusal for anything else.
+/// The routes: POST on the webhook path, `GET /healthz`, `GET /events` when there is a feed,
+/// and a refusal for anything else.
 /// Requests carry the peer's address as [`ConnectInfo`] when there is one; without it, their
 /// rejections say no peer.
 pub fn router(shared: Shared) -> Router {
     let path = shared.path().to_owned();
-    Router::new()
+    let mut router = Router::new()
         .route(
             &path,
             post(handler::webhook).fallback(handler::method_not_allowed),
         )
-        .route("/healthz", get(handler::healthz))
+        .route("/healthz", get(handler::healthz));
+    if shared.has_feed() {
+        router = router.route("/events", get(handler::events));
+    }
+    router
         .fallback(handler::not_found)
         .with_state(Arc::new(shared))
 }
@@ -142,7 +148,7 @@ pub struct Bound {
 
 /// Binds the listening socket. Nothing is served until [`Bound::serve`].
 pub fn bind(config: ServerConfig) -> Result<Bound, BindError> {
-    if !config.path.starts_with('/') || config.path == "/healthz" {
+    if !config.path.starts_with('/') || config.path == "/healthz" || config.path == "/events" {
         return Err(BindError::Path(config.path));
     }
     let listen_error = |source: std::io::Error| BindError::Listen {
@@ -191,9 +197,24 @@ impl Bound {
         handoff: Handoff,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with_feed(handoff, None, shutdown).await
+    }
+
+    /// [`Bound::serve`], with `GET /events` served from `feed` when there is one; its
+    /// viewers' streams end when the shutdown begins.
+    pub async fn serve_with_feed(
+        self,
+        handoff: Handoff,
+        feed: Option<Arc<Hub>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let config = self.config;
-        let app = router(Shared::new(&config, handoff));
+        let mut shared = Shared::new(&config, handoff);
+        if let Some(hub) = &feed {
+            shared = shared.with_feed(Arc::clone(hub));
+        }
+        let app = router(shared);
 
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -224,6 +245,7 @@ impl Bound {
             let tracked = Arc::clone(&admitted.connection);
             let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(Seat(Arc::clone(&tracked)));
                 let in_request = tracked.request();
                 let answer = app.clone().call(req);
                 async move {
@@ -265,6 +287,9 @@ impl Bound {
             });
         }
         drop(listener);
+        if let Some(hub) = &feed {
+            hub.close();
+        }
         let _ = stopping.send(true);
         connections.all_closed().await;
         Ok(())

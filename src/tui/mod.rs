@@ -6,6 +6,7 @@
 //! only when something changed; the clock only marks the screen dirty while ages are on it.
 //! With `PIPETOP_FRAME_LOG` set it also records each frame for benchmarks ([`frame_log`]).
 
+pub mod attached;
 pub mod frame_log;
 pub mod help;
 pub mod keys;
@@ -42,6 +43,8 @@ pub struct Context {
     /// Whether a secret is configured.
     pub verification: bool,
     pub theme: Theme,
+    /// Fed from a server rather than a local receiver (`pipetop attach`).
+    pub attached: Option<attached::Attached>,
 }
 
 /// Writes the screen somewhere it is read back on the next start. Called on a blocking thread
@@ -220,7 +223,10 @@ pub async fn run(
                 dirty = true;
             }
             _ = clock.tick() => {
-                dirty |= view.ages_visible(&monitor) || view.expire_flash();
+                // An attached header counts down to the next reconnection.
+                dirty |= view.ages_visible(&monitor)
+                    || view.expire_flash()
+                    || context.attached.is_some();
                 if std::mem::take(&mut applied_since_trim) {
                     crate::heap::trim();
                 }

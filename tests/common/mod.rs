@@ -24,6 +24,7 @@ pub fn pipetop() -> Command {
     command
         .env_remove("PIPETOP_SECRET")
         .env_remove("PIPETOP_CONFIG")
+        .env_remove("PIPETOP_VIEWER_TOKEN")
         .env("XDG_STATE_HOME", scratch_dir("state"))
         .env("XDG_CONFIG_HOME", scratch_dir("config"));
     command
@@ -72,9 +73,14 @@ impl Server {
         Server::start_with(pipetop(), args)
     }
 
-    pub fn start_with(mut command: Command, args: &[&str]) -> Server {
+    pub fn start_with(command: Command, args: &[&str]) -> Server {
+        Server::start_listening(command, "127.0.0.1:0", args)
+    }
+
+    /// Starts listening on `listen` (an address a previous start was given by the OS).
+    pub fn start_listening(mut command: Command, listen: &str, args: &[&str]) -> Server {
         let mut child = command
-            .args(["--listen", "127.0.0.1:0", "--headless"])
+            .args(["--listen", listen, "--headless"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -4,6 +4,7 @@
 use super::{Context, safe};
 use crate::gitee::Status;
 use crate::monitor::{Monitor, StatusFilter};
+use crate::tui::attached::Link;
 use crate::tui::theme::glyph;
 use crate::tui::view::View;
 use ratatui::Frame;
@@ -13,22 +14,35 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, context: &Context) {
     let theme = context.theme;
-    let mut first = vec![
-        Span::styled(" pipetop ", theme.title()),
-        Span::styled(" POST ", theme.label()),
-        Span::raw(context.webhook_url.clone()),
-    ];
-    if let Some(public) = &context.public_url {
-        first.push(Span::styled("  public ", theme.label()));
-        first.push(Span::raw(safe(public).into_owned()));
-    }
-    if context.verification {
-        first.push(Span::styled("  ✓ signatures verified", theme.ok()));
-    } else {
-        first.push(Span::styled(
-            "  ⚠ verification off: no secret",
-            theme.warning(),
-        ));
+    let mut first = vec![Span::styled(" pipetop ", theme.title())];
+    match &context.attached {
+        Some(attached) => {
+            let link = attached.link.borrow().clone();
+            first.push(Span::styled(" attached ", theme.label()));
+            first.push(Span::raw(safe(&attached.server).into_owned()));
+            let said = safe(&link.describe(std::time::Instant::now())).into_owned();
+            first.push(match link {
+                Link::Live => Span::styled(format!("  ● {said}"), theme.ok()),
+                Link::Refused(_) => Span::styled(format!("  ✗ {said}"), theme.error()),
+                _ => Span::styled(format!("  ⟳ {said}"), theme.warning()),
+            });
+        }
+        None => {
+            first.push(Span::styled(" POST ", theme.label()));
+            first.push(Span::raw(context.webhook_url.clone()));
+            if let Some(public) = &context.public_url {
+                first.push(Span::styled("  public ", theme.label()));
+                first.push(Span::raw(safe(public).into_owned()));
+            }
+            if context.verification {
+                first.push(Span::styled("  ✓ signatures verified", theme.ok()));
+            } else {
+                first.push(Span::styled(
+                    "  ⚠ verification off: no secret",
+                    theme.warning(),
+                ));
+            }
+        }
     }
 
     let counts = monitor.pipeline_counts();

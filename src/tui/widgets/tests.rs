@@ -36,6 +36,7 @@ pub(super) fn context(verification: bool) -> Context {
         public_url: None,
         verification,
         theme: Theme::new(false),
+        attached: None,
     }
 }
 

@@ -1,0 +1,130 @@
+//! `pipetop attach URL`: the terminal UI, or the JSON-lines printer, fed from a server's feed
+//! instead of a local receiver. The feed is read on a thread of its own ([`super::follow`]);
+//! the screen keeps working while it reconnects, and its header says how the link is.
+
+use super::{Event, FeedError, Server, Update, follow};
+use crate::delivery::{CHANNEL_CAPACITY, Ingest};
+use crate::monitor::Monitor;
+use crate::tui::attached::{Attached, Link};
+use crate::tui::{self, TuiError, theme::Theme};
+use std::io::{self, Write as _};
+use std::ops::ControlFlow;
+use tokio::sync::{mpsc, watch};
+
+/// How to attach.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub server: Server,
+    /// JSON lines on stdout instead of the screen.
+    pub headless: bool,
+    /// With `headless`: the server's history before live deliveries.
+    pub replay: bool,
+    pub no_color: bool,
+    pub bell: bool,
+    /// Clicks and the wheel act on the panes.
+    pub mouse: bool,
+}
+
+/// Why attaching stopped; each message is one sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    #[error(transparent)]
+    Tui(#[from] TuiError),
+    #[error("cannot start the async runtime: {}", crate::io_reason(.0))]
+    Runtime(#[source] io::Error),
+    #[error("cannot write to stdout: {}", crate::io_reason(.0))]
+    Stdout(#[source] io::Error),
+}
+
+fn ingest(event: Event) -> Option<Ingest> {
+    match event {
+        Event::Accepted(delivery) => Some(Ingest::Accepted(delivery)),
+        Event::Rejected(rejection) => Some(Ingest::Rejected(rejection)),
+        Event::Live => None,
+    }
+}
+
+/// Runs until the user quits (the screen), stdout closes (headless), or the server refuses
+/// for good (headless; the screen stays, saying so in its header).
+pub fn run(options: Options) -> Result<(), AttachError> {
+    if let Some(warning) = options.server.cleartext_warning() {
+        eprintln!("pipetop: {warning}");
+    }
+    if options.headless {
+        return headless(&options);
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(AttachError::Runtime)?;
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (link_tx, link) = watch::channel(Link::Connecting);
+    let server = options.server.clone();
+    let handle = runtime.handle().clone();
+    std::thread::spawn(move || {
+        let _ = follow(&server, None, None, |update| match update {
+            Update::Link(state) => {
+                link_tx.send_replace(state);
+                ControlFlow::Continue(())
+            }
+            Update::Event(event) => match ingest(event).map(|ingest| tx.blocking_send(ingest)) {
+                Some(Err(_)) => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            },
+        });
+        // A refused link leaves the screen up, saying why, until the user quits.
+        handle.spawn(async move { tx.closed().await });
+    });
+    let context = tui::Context {
+        webhook_url: options.server.shown(),
+        public_url: None,
+        verification: true,
+        theme: Theme::from_env(options.no_color),
+        attached: Some(Attached {
+            server: options.server.shown(),
+            link,
+        }),
+    };
+    let tui_options = tui::Options {
+        bell: options.bell,
+        save: None,
+        mouse: options.mouse,
+    };
+    runtime.block_on(tui::run(context, tui_options, Monitor::default(), rx, None))?;
+    Ok(())
+}
+
+/// The JSON lines of a local `--headless`, one per delivery, flushed per line; what the link
+/// does goes to stderr.
+fn headless(options: &Options) -> Result<(), AttachError> {
+    let mut stdout = io::stdout().lock();
+    let mut live = options.replay;
+    let mut failed = None;
+    let shown = options.server.shown();
+    follow(&options.server, None, None, |update| {
+        match update {
+            Update::Link(Link::Reconnecting { at, reason }) => eprintln!(
+                "pipetop: lost {shown} ({reason}); reconnecting in {}s",
+                at.saturating_duration_since(std::time::Instant::now())
+                    .as_secs_f64()
+                    .ceil()
+            ),
+            Update::Link(_) => {}
+            Update::Event(Event::Live) => live = true,
+            Update::Event(event) => {
+                if let Some(ingest) = ingest(event).filter(|_| live) {
+                    let line = crate::headless::line(&ingest);
+                    if let Err(err) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+                        failed = Some(err);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    match failed {
+        Some(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Some(err) => Err(AttachError::Stdout(err)),
+        None => Ok(()),
+    }
+}
