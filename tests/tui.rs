@@ -289,7 +289,10 @@ fn signed_posts_appear_filters_and_help_work_and_q_exits_cleanly() {
 
     screen.keys("0?");
     let help = screen.wait_for("Filter and search");
-    assert!(help.contains("quit"), "{help}");
+    assert!(help.contains("j/k scroll"), "{help}");
+    // The key table is taller than 36 rows: its last key is a scroll away.
+    screen.keys("jjjj");
+    screen.wait_for("q/Ctrl-C");
     screen.keys("\x1b");
     screen.wait_until("help closed", |s| !s.contains("Filter and search"));
 
@@ -575,8 +578,9 @@ fn screen_with_names(names: [&str; 3]) -> Vec<Vec<String>> {
     screen.wait_until("three deliveries", |s| accepted(s) == 3);
     screen.keys("j");
     screen.wait_until("the middle pipeline's job selected", |s| s.contains("FAIL"));
-    // Let the selection's frame and the first ages tick reach the screen.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Every age past "now" (a second on), so the three screens read their ages alike.
+    screen.wait_until("every age past now", |s| !s.contains("now"));
+    std::thread::sleep(Duration::from_millis(200));
     let cells = screen.cells();
     screen.keys("q");
     assert_eq!(screen.exit_code(), 0);
