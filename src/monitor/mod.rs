@@ -11,6 +11,7 @@
 
 mod failures;
 mod filter;
+mod hidden;
 mod log;
 mod model;
 mod order;
@@ -467,69 +468,6 @@ impl Monitor {
         self.index
             .get(key)
             .and_then(|activity| self.pipelines.get(activity))
-    }
-
-    /// Pipelines that pass the filter, in the filter's order. Lazy in the default order (most
-    /// recent activity first) and failed first: drawing a window is `.skip(offset).take(height)`,
-    /// and costs what is visible when the filter is empty. By name or duration, every passing
-    /// pipeline is sorted first.
-    pub fn pipelines<'a>(&'a self, filter: &Filter) -> Box<dyn Iterator<Item = &'a Pipeline> + 'a> {
-        let matcher = Matcher::new(filter);
-        let everything = filter.is_empty();
-        // Without hidden pipelines, skipping to a scrolled position touches no pipeline at all.
-        let any_hidden = self.hidden > 0;
-        let recent = self.pipelines.values().rev().filter(move |pipeline| {
-            !(any_hidden && pipeline.hidden) && (everything || matcher.pipeline(pipeline))
-        });
-        match filter.order {
-            Order::Recent => Box::new(recent),
-            Order::FailedFirst => Box::new(
-                recent
-                    .clone()
-                    .filter(|p| order::is_red(p))
-                    .chain(recent.filter(|p| !order::is_red(p))),
-            ),
-            other => {
-                let mut sorted: Vec<&Pipeline> = recent.collect();
-                other.sort(&mut sorted);
-                Box::new(sorted.into_iter())
-            }
-        }
-    }
-
-    /// Hides a pipeline from the screen until its next delivery; whether it was shown.
-    pub fn hide(&mut self, key: &PipelineKey) -> bool {
-        let Some(pipeline) = self
-            .index
-            .get(key)
-            .and_then(|activity| self.pipelines.get_mut(activity))
-        else {
-            return false;
-        };
-        if pipeline.hidden {
-            return false;
-        }
-        pipeline.hidden = true;
-        self.hidden += 1;
-        self.generation += 1;
-        true
-    }
-
-    /// Shows every hidden pipeline again; how many there were.
-    pub fn show_hidden(&mut self) -> usize {
-        let shown = std::mem::take(&mut self.hidden);
-        if shown > 0 {
-            for pipeline in self.pipelines.values_mut() {
-                pipeline.hidden = false;
-            }
-            self.generation += 1;
-        }
-        shown
-    }
-
-    /// How many pipelines are hidden.
-    pub fn hidden_count(&self) -> usize {
-        self.hidden
     }
 
     /// How many pipelines pass the filter; constant time for the empty filter.

@@ -3,6 +3,8 @@
 //! order), name, and the last finished run's duration (sorted per call: only those orders pay
 //! for a sort).
 
+use super::Monitor;
+use super::filter::{Filter, Matcher};
 use super::model::Pipeline;
 use std::cmp::Reverse;
 
@@ -60,4 +62,34 @@ impl Order {
 /// Red in the table: the latest run failed, or the last finished one did.
 pub(super) fn is_red(pipeline: &Pipeline) -> bool {
     pipeline.status() == crate::gitee::Status::Failed || pipeline.is_failing()
+}
+
+impl Monitor {
+    /// Pipelines that pass the filter, in the filter's order. Lazy in the default order (most
+    /// recent activity first) and failed first: drawing a window is `.skip(offset).take(height)`,
+    /// and costs what is visible when the filter is empty. By name or duration, every passing
+    /// pipeline is sorted first.
+    pub fn pipelines<'a>(&'a self, filter: &Filter) -> Box<dyn Iterator<Item = &'a Pipeline> + 'a> {
+        let matcher = Matcher::new(filter);
+        let everything = filter.is_empty();
+        // Without hidden pipelines, skipping to a scrolled position touches no pipeline at all.
+        let any_hidden = self.hidden > 0;
+        let recent = self.pipelines.values().rev().filter(move |pipeline| {
+            !(any_hidden && pipeline.hidden) && (everything || matcher.pipeline(pipeline))
+        });
+        match filter.order {
+            Order::Recent => Box::new(recent),
+            Order::FailedFirst => Box::new(
+                recent
+                    .clone()
+                    .filter(|p| is_red(p))
+                    .chain(recent.filter(|p| !is_red(p))),
+            ),
+            other => {
+                let mut sorted: Vec<&Pipeline> = recent.collect();
+                other.sort(&mut sorted);
+                Box::new(sorted.into_iter())
+            }
+        }
+    }
 }
