@@ -45,6 +45,13 @@ impl Screen {
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        // The user's own settings stay out of the tests: no config file, no token from outside.
+        cmd.env_remove("PIPETOP_CONFIG");
+        cmd.env_remove("PIPETOP_VIEWER_TOKEN");
+        cmd.env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join(format!("pipetop-tui-tests-{}", std::process::id())),
+        );
         for (name, value) in env {
             cmd.env(name, value);
         }
