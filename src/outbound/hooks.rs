@@ -109,17 +109,26 @@ pub fn environment(delivery: &Delivery, action: Action) -> Vec<(&'static str, St
     .collect()
 }
 
+/// A variable of pipetop's that holds a secret, kept from the commands it runs.
+fn is_secret_variable(name: &str) -> bool {
+    name.starts_with("PIPETOP_") && (name.ends_with("SECRET") || name.ends_with("TOKEN"))
+}
+
 /// Runs one command; whether it succeeded, and what to say of it.
 async fn execute(run: &Run, timeout: Duration) -> (bool, String) {
     let Some((program, args)) = run.command.argv.split_first() else {
         return (false, "the command is empty".into());
     };
     let mut command = tokio::process::Command::new(program);
+    // The secrets are pipetop's, not the command's: every `PIPETOP_…SECRET` and
+    // `PIPETOP_…TOKEN` variable (the shared secret, the forward secret, the viewer token).
+    for (name, _) in std::env::vars_os() {
+        if is_secret_variable(&name.to_string_lossy()) {
+            command.env_remove(&name);
+        }
+    }
     command
         .args(args)
-        // The secrets are pipetop's, not the command's.
-        .env_remove(crate::cli::SECRET_ENV)
-        .env_remove("PIPETOP_FORWARD_SECRET")
         .envs(environment(&run.delivery, run.action))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
