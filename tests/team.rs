@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{Server, WAIT, pipetop, run, scratch_dir};
+use common::{Server, WAIT, lines, pipetop, run, scratch_dir};
 use pipetop::send::{JobFields, notification_body};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -91,7 +91,7 @@ impl Viewer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start pipetop attach");
-        let lines = line_channel(child.stdout.take().expect("piped stdout"));
+        let lines = lines(child.stdout.take().expect("piped stdout"));
         Viewer { child, lines }
     }
 
@@ -124,19 +124,6 @@ impl Drop for Viewer {
     }
 }
 
-fn line_channel(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// A raw `GET /events`: the status, and the body's lines as they come.
 fn events(base: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Receiver<String>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -150,7 +137,7 @@ fn events(base: &str, query: &str, headers: &[(&str, &str)]) -> (u16, Receiver<S
     }
     let response = request.call().expect("an answer");
     let status = response.status().as_u16();
-    (status, line_channel(response.into_body().into_reader()))
+    (status, lines(response.into_body().into_reader()))
 }
 
 fn bearer() -> (&'static str, String) {
