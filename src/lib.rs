@@ -10,6 +10,7 @@ pub mod gitee;
 pub mod headless;
 pub mod heap;
 pub mod monitor;
+pub mod nats;
 pub mod options;
 pub mod outbound;
 pub mod receiver;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod nats;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
