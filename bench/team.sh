@@ -4,6 +4,9 @@
 #   2. --no-journal ingest, as fast as it goes, with 100 viewers attached and with none,
 #      alternating, ROUNDS times;
 #   3. RSS of `serve` with 100 viewers after 1,000,000 journaled deliveries.
+# PIN=1 (ingest) runs serve and loadgen on CPU 0 and the viewers on CPU 1, in both halves of
+# each round: the viewers' own reading then takes nothing from the receiver, as when they are
+# on other machines, and what is left is what the fan-out costs the receiver itself.
 # Every run is bounded in time and count; servers are stopped by their pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,12 @@ SECRET=bench-secret
 TOKEN=bench-viewer-token
 WORK=$(mktemp -d)
 SERVER=
+ON_SERVER=()
+ON_VIEWERS=()
+if [ "${PIN:-0}" = 1 ]; then
+    ON_SERVER=(taskset -c 0)
+    ON_VIEWERS=(taskset -c 1)
+fi
 
 stop_server() {
     if [ -n "$SERVER" ]; then
@@ -33,7 +42,7 @@ start_server() {
     local port
     port=$(free_port)
     rm -f "$WORK/journal.jsonl" "$WORK/journal.jsonl.1"
-    "$BIN" serve --listen "127.0.0.1:$port" --secret "$SECRET" --viewer-token "$TOKEN" "$@" \
+    "${ON_SERVER[@]}" "$BIN" serve --listen "127.0.0.1:$port" --secret "$SECRET" --viewer-token "$TOKEN" "$@" \
         >/dev/null 2>"$WORK/serve.err" &
     SERVER=$!
     BASE="http://127.0.0.1:$port"
@@ -63,13 +72,13 @@ ingest() {
             start_server --no-journal
             local holder=
             if [ "$viewers" -gt 0 ]; then
-                "$VIEW" --url "$BASE" --token "$TOKEN" --viewers "$viewers" --duration 16s \
+                "${ON_VIEWERS[@]}" "$VIEW" --url "$BASE" --token "$TOKEN" --viewers "$viewers" --duration 16s \
                     >"$WORK/view.out" &
                 holder=$!
                 sleep 2
             fi
             local rate
-            rate=$("$LOAD" --url "$BASE/webhook" --secret "$SECRET" --connections 32 \
+            rate=$("${ON_SERVER[@]}" "$LOAD" --url "$BASE/webhook" --secret "$SECRET" --connections 32 \
                 --warmup 1s --duration 10s --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rps"]))')
             echo "round $round, $viewers viewers: $rate req/s"
             if [ -n "$holder" ]; then
