@@ -35,8 +35,9 @@ pub fn footer(theme: Theme, width: u16) -> Line<'static> {
 
 /// The help overlay, centred over whatever is behind it: two columns where the terminal is
 /// wide enough for both, one otherwise. When it is taller than the terminal it scrolls
-/// (`scroll` rows down, kept within bounds) and says so.
-pub fn overlay(frame: &mut Frame, theme: Theme, scroll: u16) {
+/// (`scroll` rows down, kept within bounds) and says so. Returns the furthest it can scroll
+/// on this screen.
+pub fn overlay(frame: &mut Frame, theme: Theme, scroll: u16) -> u16 {
     let area = frame.area();
     let needed = BINDINGS
         .iter()
@@ -57,7 +58,8 @@ pub fn overlay(frame: &mut Frame, theme: Theme, scroll: u16) {
     let wanted = u16::try_from(needed * columns.len() + columns.len() + 1).unwrap_or(u16::MAX);
     let popup = centered(area, wanted.min(area.width), (rows + 2).min(area.height));
     let visible = popup.height.saturating_sub(2);
-    let scroll = scroll.min(rows.saturating_sub(visible));
+    let limit = rows.saturating_sub(visible);
+    let scroll = scroll.min(limit);
     frame.render_widget(Clear, popup);
     let bottom = if rows > visible {
         format!(
@@ -79,6 +81,7 @@ pub fn overlay(frame: &mut Frame, theme: Theme, scroll: u16) {
     for (lines, cell) in columns.into_iter().zip(cells.iter()) {
         frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), *cell);
     }
+    limit
 }
 
 /// Columns given to a binding's keys in the overlay.

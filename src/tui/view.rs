@@ -12,6 +12,7 @@ use crate::monitor::{
     StatusFilter, failing_run,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,10 @@ pub struct View {
     pub detail_scroll: u16,
     /// First row of the help overlay shown, when it does not fit.
     pub help_scroll: u16,
+    /// The furthest each of the two can scroll, as the last frame drew them: only the draw
+    /// knows how many rows the text wraps to on this screen.
+    pub detail_limit: Cell<u16>,
+    pub help_limit: Cell<u16>,
     /// The `y` menu is open: the next letter picks what to copy.
     pub copy_menu: bool,
     flash: Option<(String, Instant)>,
@@ -122,6 +127,8 @@ impl View {
             log_anchor: None,
             detail_scroll: 0,
             help_scroll: 0,
+            detail_limit: Cell::new(u16::MAX),
+            help_limit: Cell::new(u16::MAX),
             copy_menu: false,
             flash: None,
             history: None,
@@ -286,8 +293,10 @@ impl View {
                 Action::PageDown => self.help_scroll = self.help_scroll.saturating_add(10),
                 Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
                 Action::Top => self.help_scroll = 0,
+                Action::Bottom => self.help_scroll = self.help_limit.get(),
                 _ => {}
             }
+            self.help_scroll = self.help_scroll.min(self.help_limit.get());
             return match action {
                 Action::Quit => Errand::Quit,
                 _ => Errand::None,
@@ -496,12 +505,13 @@ impl View {
                 }
             }
             Focus::Detail => {
+                let limit = self.detail_limit.get();
                 let to = moved(
                     usize::from(self.detail_scroll),
                     delta,
-                    usize::from(u16::MAX),
+                    usize::from(limit) + 1,
                 );
-                self.detail_scroll = u16::try_from(to).unwrap_or(u16::MAX);
+                self.detail_scroll = u16::try_from(to).unwrap_or(limit);
             }
             Focus::Log => self.scroll_log(monitor, delta),
         }

@@ -38,7 +38,10 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
         .map(|line| line.width().div_ceil(inner).max(1))
         .sum();
     let height = usize::from(area.height.saturating_sub(2));
-    let scroll = usize::from(view.detail_scroll).min(rows.saturating_sub(height));
+    let limit = rows.saturating_sub(height);
+    view.detail_limit
+        .set(u16::try_from(limit).unwrap_or(u16::MAX));
+    let scroll = usize::from(view.detail_scroll).min(limit);
     let block = if rows > scroll + height {
         block.title_bottom(
             Line::styled(

@@ -204,11 +204,14 @@ fn the_help_fits_80_by_24_and_scrolls_to_its_last_key() {
     view.act(Action::Help, &monitor);
     let top = screen(&monitor, &view, 80, 24);
     assert!(top.contains("j/k scroll"), "{top}");
-    for _ in 0..40 {
-        view.act(Action::Down, &monitor);
-    }
+    view.act(Action::Bottom, &monitor);
     let bottom = screen(&monitor, &view, 80, 24);
     assert!(bottom.contains("q/Ctrl-C"), "{bottom}");
+    // Paging on past the end stays at the end, so one step up is one row up at once.
+    view.act(Action::PageDown, &monitor);
+    assert_eq!(screen(&monitor, &view, 80, 24), bottom);
+    view.act(Action::Up, &monitor);
+    assert_ne!(screen(&monitor, &view, 80, 24), bottom);
     insta::assert_snapshot!(format!("{top}\n{bottom}"));
 }
 
@@ -225,6 +228,19 @@ fn at_80_by_24_the_detail_pane_says_there_is_more_and_scrolls_to_it() {
     let last = screen(&monitor, &view, 80, 24);
     assert!(last.contains("k scrolls up"), "{last}");
     assert!(last.contains("TRIGGER"), "{last}");
+    view.act(Action::Up, &monitor);
+    assert_ne!(
+        screen(&monitor, &view, 80, 24),
+        last,
+        "one step up shows one row more"
+    );
+    view.act(Action::Top, &monitor);
+    view.act(Action::Bottom, &monitor);
+    assert_eq!(
+        screen(&monitor, &view, 80, 24),
+        last,
+        "G goes to the last row"
+    );
 }
 
 #[test]

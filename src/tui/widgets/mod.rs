@@ -234,7 +234,8 @@ pub fn draw(frame: &mut Frame, monitor: &Monitor, view: &View, context: &Context
     }
     draw_footer(frame, footer_area, view, context);
     if view.help {
-        help::overlay(frame, theme, view.help_scroll);
+        view.help_limit
+            .set(help::overlay(frame, theme, view.help_scroll));
     }
     if view.copy_menu {
         copy::overlay(frame, &copy::choices(monitor, view, clock), theme);
