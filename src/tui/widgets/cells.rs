@@ -1,7 +1,8 @@
 //! What goes into a table cell: text cut to its column with `…` (in the middle, so two long
-//! names that differ only at the end stay apart), durations as people read them, and the
-//! columns a table shows at a given width.
+//! names that differ only at the end stay apart), a row cut at its end with `…`, durations as
+//! people read them, and the columns a table shows at a given width.
 
+use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
 /// `text` within `width` columns: as it is when it fits, else its start and end around `…`.
@@ -37,6 +38,39 @@ pub fn fit(text: &str, width: usize) -> String {
     head.push('…');
     head.extend(tail.into_iter().rev());
     head
+}
+
+/// `line` within `width` columns: as it is when it fits, else cut at its end with `…`, so a
+/// row wider than its pane says that it goes on.
+pub fn clip(line: Line<'_>, width: usize) -> Line<'_> {
+    if line.width() <= width {
+        return line;
+    }
+    let style = line.style;
+    let mut room = width.saturating_sub(1);
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let span_width = span.width();
+        if span_width <= room {
+            room -= span_width;
+            spans.push(span);
+            continue;
+        }
+        let mut cut = String::new();
+        for c in span.content.chars() {
+            if char_width(c) > room {
+                break;
+            }
+            room -= char_width(c);
+            cut.push(c);
+        }
+        if width > 0 {
+            cut.push('…');
+        }
+        spans.push(Span::styled(cut, span.style));
+        break;
+    }
+    Line::from(spans).style(style)
 }
 
 fn char_width(c: char) -> usize {
@@ -86,6 +120,18 @@ mod tests {
             fit("release-pipeline-eu-east", 12)
         );
         assert_eq!(fit("流水线流水线", 7), "流…线");
+    }
+
+    #[test]
+    fn a_row_too_wide_is_cut_at_its_end_with_an_ellipsis() {
+        let line = || Line::from(vec![Span::raw("09:12 "), Span::raw("web › Test › e2e")]);
+        assert_eq!(clip(line(), 40).to_string(), "09:12 web › Test › e2e");
+        assert_eq!(clip(line(), 22).to_string(), "09:12 web › Test › e2e");
+        assert_eq!(clip(line(), 12).to_string(), "09:12 web ›…");
+        assert_eq!(clip(line(), 6).to_string(), "09:12…");
+        let wide = Line::from("流水线流水线");
+        assert_eq!(clip(wide, 6).to_string(), "流水…");
+        assert_eq!(clip(line(), 0).to_string(), "");
         assert_eq!(fit("abc", 0), "");
     }
 

@@ -2,6 +2,7 @@
 //! or a body that is not a job notification says so, with the headers that tell what it was. It follows new
 //! entries until the user scrolls up; `G` or `s` follows again.
 
+use super::cells::clip;
 use super::{Scene, pane, safe};
 use crate::monitor::{Fate, LogEvent};
 use crate::tui::theme::glyph;
@@ -24,6 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let block = pane(title, focused, context);
 
     let height = usize::from(area.height.saturating_sub(2));
+    let width = usize::from(area.width.saturating_sub(2));
     let anchor = view.log_anchor();
     let mut entries: Vec<_> = monitor
         .log_entries(&view.filter)
@@ -132,6 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                     Line::from(spans)
                 }
             };
+            let line = clip(line, width);
             if highlighted {
                 line.style(theme.selected(true))
             } else {
