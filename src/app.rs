@@ -236,6 +236,7 @@ async fn run(
         options: tui::Options {
             bell: args.bell,
             mouse: !args.no_mouse,
+            order: args.sort,
             save: screen_path.clone().map(|path| -> tui::SaveScreen {
                 // A failure is said when the screen is saved on exit, which meets it again.
                 Arc::new(move |monitor: &Monitor| {

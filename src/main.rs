@@ -245,6 +245,7 @@ fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
         no_color: args.no_color,
         bell: args.bell,
         mouse: !args.no_mouse,
+        order: args.sort,
     };
     match attach::run(options) {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -375,6 +375,23 @@ fn the_demo_fills_the_screen_at_once() {
 }
 
 #[test]
+fn sort_failed_starts_the_pipelines_table_failed_first() {
+    let mut screen = Screen::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--demo",
+        "--no-journal",
+        "--sort",
+        "failed",
+    ]);
+    screen.wait_for("by failed first");
+    screen.keys("S");
+    screen.wait_for("by name");
+    screen.keys("q");
+    assert_eq!(screen.exit_code(), 0);
+}
+
+#[test]
 fn sigterm_restores_the_terminal_and_exits_cleanly() {
     let mut screen = Screen::start(&["--listen", "127.0.0.1:0", "--no-journal"]);
     screen.wait_for("Waiting for the first webhook");

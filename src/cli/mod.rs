@@ -3,6 +3,7 @@
 //! Only clap definitions and the value parsers for their types live here; `main.rs` decides
 //! what to do with them.
 
+use crate::monitor::Order;
 use crate::outbound::hooks::HookCommand;
 use crate::outbound::{NotifyVia, NotifyWhen};
 use clap::{Args, Parser, Subcommand};
@@ -135,6 +136,10 @@ pub struct WatchArgs {
     /// wheel acting on the panes.
     #[arg(long, env = "PIPETOP_NO_MOUSE")]
     pub no_mouse: bool,
+
+    /// The order the pipelines table starts in; `S` cycles through them on the screen.
+    #[arg(long, value_name = "ORDER", value_enum, default_value_t = Order::Recent, env = "PIPETOP_SORT")]
+    pub sort: Order,
 
     /// No colours (also when the NO_COLOR environment variable is set); glyphs still tell
     /// statuses apart.

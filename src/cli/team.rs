@@ -2,6 +2,7 @@
 //! `pipetop attach` and `pipetop wait` take to read it.
 
 use super::{Secret, duration, secret};
+use crate::monitor::Order;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,6 +68,10 @@ pub struct AttachArgs {
     /// wheel acting on the panes.
     #[arg(long)]
     pub no_mouse: bool,
+
+    /// The order the pipelines table starts in; `S` cycles through them on the screen.
+    #[arg(long, value_name = "ORDER", value_enum, default_value_t = Order::Recent, env = "PIPETOP_SORT")]
+    pub sort: Order,
 }
 
 /// `pipetop wait`.

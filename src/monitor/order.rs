@@ -8,13 +8,15 @@ use super::filter::{Filter, Matcher};
 use super::model::Pipeline;
 use std::cmp::Reverse;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// Also `--sort`'s values: `recent`, `failed`, `name`, `duration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Order {
     /// Most recent activity first.
     #[default]
     Recent,
     /// Pipelines whose latest run failed, or whose last finished run did while a newer one
     /// goes, first; each group most recent first.
+    #[value(name = "failed")]
     FailedFirst,
     /// By name, ignoring case.
     Name,

@@ -46,6 +46,26 @@ fn the_command_line_beats_the_file_and_the_file_beats_the_default() {
 }
 
 #[test]
+fn the_starting_order_comes_from_the_file_or_the_flag() {
+    use crate::monitor::Order;
+    let (_dir, path) = config("sort = \"failed\"\n");
+    assert_eq!(
+        settle_with(&path, &[]).unwrap().cli.watch.sort,
+        Order::FailedFirst
+    );
+    assert_eq!(
+        settle_with(&path, &["--sort", "duration"])
+            .unwrap()
+            .cli
+            .watch
+            .sort,
+        Order::Duration
+    );
+    let (_dir, bad) = config("sort = \"loudest\"\n");
+    assert!(refusal(&bad).contains("sort"), "{}", refusal(&bad));
+}
+
+#[test]
 fn a_flag_given_on_the_command_line_sets_aside_the_file_keys_it_conflicts_with() {
     let (_dir, path) = config("journal = \"/tmp/j.jsonl\"\n");
     let settled = settle_with(&path, &["--no-journal"]).unwrap();

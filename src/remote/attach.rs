@@ -23,6 +23,7 @@ pub struct Options {
     pub bell: bool,
     /// Clicks and the wheel act on the panes.
     pub mouse: bool,
+    pub order: crate::monitor::Order,
 }
 
 /// Why attaching stopped; each message is one sentence.
@@ -88,6 +89,7 @@ pub fn run(options: Options) -> Result<(), AttachError> {
         bell: options.bell,
         save: None,
         mouse: options.mouse,
+        order: options.order,
     };
     runtime.block_on(tui::run(context, tui_options, Monitor::default(), rx, None))?;
     Ok(())

@@ -17,7 +17,7 @@ pub mod widgets;
 
 use crate::delivery::Progress;
 use crate::delivery::{Action, Ingest};
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, Order};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use frame_log::FrameLog;
 use futures_util::StreamExt;
@@ -58,6 +58,8 @@ pub struct Options {
     /// Take the mouse: clicks and the wheel act on the panes (the terminal's own selection
     /// then needs Shift in most terminals).
     pub mouse: bool,
+    /// The order the pipelines table starts in.
+    pub order: Order,
     /// Saves the screen now and then while it changes, so a start after a crash reads only
     /// what the journal got since; the caller saves it once more after [`run`] returns.
     pub save: Option<SaveScreen>,
@@ -108,6 +110,7 @@ pub async fn run(
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut input = EventStream::new();
     let mut view = View::new();
+    view.filter.order = options.order;
     view.history = loading.as_ref().map(|rx| rx.borrow().clone());
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
