@@ -346,3 +346,34 @@ fn long_names_that_differ_only_at_the_end_stay_apart_and_end_their_cut_with_an_e
     assert_eq!(cut("eu-west"), 1, "{screen}");
     assert_eq!(cut("us-east"), 2, "{screen}");
 }
+
+#[test]
+fn a_narrow_status_column_shows_the_code_whole_rather_than_code_and_name_cut() {
+    let mut monitor = Monitor::default();
+    for (seq, (job, code, name)) in [
+        ("maven-build", "SUCC", "Success"),
+        ("integration", "FAIL", "Failed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = serde_json::json!({"job": {
+            "pipelineId": 7, "pipelineName": "payment-service", "stageName": "Build",
+            "jobName": job, "buildNumber": 87, "statusCode": code, "statusName": name,
+        }});
+        monitor.apply(&delivery(
+            seq as u64 + 1,
+            base() + Duration::seconds(seq as i64),
+            body.to_string().as_bytes(),
+        ));
+    }
+    let view = View::new();
+    let wide = screen(&monitor, &view, 160, 30);
+    assert!(wide.contains("✓ SUCC Success"), "{wide}");
+    let narrow = screen(&monitor, &view, 100, 30);
+    assert!(
+        narrow.contains("✓ SUCC ") && narrow.contains("✗ FAIL "),
+        "{narrow}"
+    );
+    assert!(!narrow.contains('…'), "{narrow}");
+}

@@ -13,6 +13,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use unicode_width::UnicodeWidthStr as _;
 
 pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
     let (monitor, view, context, clock) = scene.parts();
@@ -123,6 +124,13 @@ pub fn draw(frame: &mut Frame, area: Rect, scene: &Scene) {
                         format!("{} {code} {}", glyph(status), safe(name))
                     }
                     (None, _) => format!("{} {code}", glyph(status)),
+                };
+                // Where the column is too narrow for the name or the mark, the code alone
+                // reads better than both cut in the middle.
+                let status_text = if status_text.width() <= widths.status {
+                    status_text
+                } else {
+                    format!("{} {code}", glyph(status))
                 };
                 let took = match (job.duration(), job.started_at()) {
                     (Some(took), _) => duration(took),
