@@ -90,6 +90,7 @@ fn draw_frame(c: &mut Criterion) {
         verification: true,
         theme: Theme::new(true),
         attached: None,
+        backlog: None,
     };
     let clock = Clock {
         now: start() + Duration::hours(1),

@@ -19,6 +19,7 @@ use crate::feed::{Hub, ViewerToken};
 use crate::gitee::Verifier;
 use crate::gitee::signature::compact_duration;
 use crate::monitor::{Limits, Monitor};
+use crate::nats::{Link, NatsError, publish};
 use crate::receiver::{self, BindError, Bound, ServerConfig};
 use crate::send::{self, Sender, TokenMode};
 use crate::store::handoff::Stopped;
@@ -57,6 +58,12 @@ pub enum AppError {
     Tui(#[from] TuiError),
     #[error("cannot write to stdout: {}", io_reason(.0))]
     Stdout(#[source] io::Error),
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    #[error(
+        "--nats needs the journal, which holds deliveries until NATS has them; drop --no-journal (with --demo, name one with --journal FILE)"
+    )]
+    NatsWithoutJournal,
 }
 
 /// The feed for viewers, when there is to be one.
@@ -76,8 +83,12 @@ pub fn watch(
     if args.demo && secret.is_none() {
         secret = Some(send::random_secret());
     }
+    let place = place(&args)?;
+    if args.nats.nats.is_some() && place.journal.is_none() {
+        return Err(AppError::NatsWithoutJournal);
+    }
     let bound = listen(&args, secret.clone())?;
-    let store = Store::open(&place(&args)?)?;
+    let store = Store::open(&place)?;
     if viewers.is_some() {
         let webhook = bound.webhook_url();
         let base = webhook
@@ -130,6 +141,27 @@ fn place(args: &WatchArgs) -> Result<Place, JournalError> {
         max_size: args.journal_max,
         tolerance: args.tolerance,
         body_timeout: args.body_timeout,
+    })
+}
+
+/// Publishing to NATS JetStream, when `--nats` asks for it and there is a journal to publish
+/// from (see [`AppError::NatsWithoutJournal`]).
+fn nats_setup(args: &WatchArgs, store: &Store) -> Option<publish::Setup> {
+    let nats = &args.nats;
+    let url = nats.nats.clone()?;
+    let journal = store.journal()?.path().to_path_buf();
+    Some(publish::Setup {
+        link: Link {
+            url,
+            creds: nats.nats_creds.clone(),
+            stream: nats.nats_stream.clone(),
+            subject_prefix: nats.nats_subject_prefix.clone(),
+        },
+        tolerance: args.tolerance,
+        journal,
+        last_id: store.first_id - 1,
+        timeout: nats.nats_timeout,
+        wait: !nats.nats_async,
     })
 }
 
@@ -189,7 +221,7 @@ pub fn announce(store: &Store, bound: &Bound) {
 async fn run(
     args: WatchArgs,
     interactive: bool,
-    bound: Bound,
+    mut bound: Bound,
     mut store: Store,
     viewers: Option<Viewers>,
 ) -> Result<(), AppError> {
@@ -223,6 +255,17 @@ async fn run(
         }
         None => (out, None),
     };
+    // The publisher hears of each delivery first, as soon as it is journaled.
+    let (out, nats) = match nats_setup(&args, &store) {
+        Some(setup) => {
+            let gate = publish::start(setup).await?;
+            let (tee, teed) = mpsc::channel(CHANNEL_CAPACITY);
+            tokio::spawn(publish::tee(Arc::clone(&gate), teed, out));
+            bound = bound.publishing(Arc::clone(&gate));
+            (tee, Some(gate))
+        }
+        None => (out, None),
+    };
     let (handoff, stopped) = store.start(out).map_err(AppError::Writer)?;
 
     let consumer = Consumer {
@@ -232,6 +275,7 @@ async fn run(
             verification: bound.config().verifier.is_some(),
             theme: Theme::from_env(args.no_color),
             attached: None,
+            backlog: nats.map(|gate| tui::Backlog(Arc::new(move || gate.backlog()))),
         },
         options: tui::Options {
             bell: args.bell,

@@ -12,7 +12,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod nats;
 mod team;
+pub use nats::NatsArgs;
 pub use team::{AttachArgs, TokenArgs, ViewerArgs, WaitArgs};
 
 /// The secret's environment variable. Read by hand rather than by clap, so a secret in the
@@ -196,6 +198,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub viewers: ViewerArgs,
+
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 /// What pipetop does with each live delivery besides showing it.

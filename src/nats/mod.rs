@@ -6,6 +6,10 @@
 //! (the `Nats-Msg-Id` header carries the delivery's fingerprint). This room holds what both
 //! sides share: where the stream is ([`Link`]), connecting to it, and the subject names.
 
+pub mod follow;
+pub mod publish;
+pub mod stream;
+
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, ServerAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -172,7 +176,7 @@ pub fn subject_token(id: &str) -> String {
 }
 
 /// `url` without what comes before an `@` in its authority (a token, or user and password).
-fn shown(url: &str) -> String {
+pub fn shown(url: &str) -> String {
     let url = url.trim();
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),

@@ -67,6 +67,9 @@ pub fn settings(settled: &Settled) -> Vec<Setting> {
                 "set"
             }
             .to_owned()
+        } else if key == "nats" && !raw.is_empty() {
+            // A token or password in the URL is not shown.
+            quoted(&crate::nats::shown(&raw.join(" ")))
         } else if matches!(arg.get_action(), ArgAction::SetTrue) {
             raw.first().cloned().unwrap_or_else(|| "false".into())
         } else if raw.is_empty() {

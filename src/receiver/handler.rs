@@ -8,6 +8,7 @@ use super::refusal::Refusal;
 use crate::delivery::{Headers, Ingest};
 use crate::feed::Hub;
 use crate::gitee::{Auth, ParseError, Parsed, Redactor, Verifier, parse_notification};
+use crate::nats::publish::Gate;
 use crate::store::guard::Fingerprint;
 use crate::store::handoff::{Accepted, Draft, Handoff};
 use axum::body::{Body, Bytes, HttpBody};
@@ -51,6 +52,8 @@ pub struct Shared {
     handoff: Handoff,
     /// The feed for viewers on `GET /events`, when a viewer token is set.
     feed: Option<Arc<Hub>>,
+    /// The publisher to NATS JetStream, with `--nats`.
+    nats: Option<Arc<Gate>>,
 }
 
 impl Shared {
@@ -73,12 +76,19 @@ impl Shared {
             )),
             handoff,
             feed: None,
+            nats: None,
         }
     }
 
     /// Serves `GET /events` from `hub` too.
     pub fn with_feed(mut self, hub: Arc<Hub>) -> Shared {
         self.feed = Some(hub);
+        self
+    }
+
+    /// Answers once the stream has each delivery too, as [`Gate::published`] says.
+    pub fn with_nats(mut self, gate: Arc<Gate>) -> Shared {
+        self.nats = Some(gate);
         self
     }
 
@@ -251,6 +261,9 @@ async fn receive(
     };
     let ping = draft.headers.ping;
     let accepted = shared.handoff.accept(draft, fingerprint).await?;
+    if let Some(gate) = &shared.nats {
+        gate.published(accepted.id).await;
+    }
     Ok(Answer { accepted, ping })
 }
 
@@ -348,6 +361,9 @@ pub(super) async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     });
     if let Some(hub) = &shared.feed {
         health["viewers"] = json!(hub.viewers());
+    }
+    if let Some(gate) = &shared.nats {
+        health["nats"] = gate.health();
     }
     axum::Json(health).into_response()
 }

@@ -38,6 +38,7 @@ mod tests;
 
 use crate::feed::Hub;
 use crate::gitee::Verifier;
+use crate::nats::publish::Gate;
 use crate::store::handoff::Handoff;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -144,6 +145,7 @@ pub struct Bound {
     listener: std::net::TcpListener,
     local_addr: SocketAddr,
     config: ServerConfig,
+    nats: Option<Arc<Gate>>,
 }
 
 /// Binds the listening socket. Nothing is served until [`Bound::serve`].
@@ -163,6 +165,7 @@ pub fn bind(config: ServerConfig) -> Result<Bound, BindError> {
         listener,
         local_addr,
         config,
+        nats: None,
     })
 }
 
@@ -174,6 +177,13 @@ impl Bound {
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Answers once NATS JetStream has each delivery too (`--nats`), and `/healthz` says
+    /// how publishing goes.
+    pub fn publishing(mut self, gate: Arc<Gate>) -> Bound {
+        self.nats = Some(gate);
+        self
     }
 
     /// The URL to post to. An unspecified address (`0.0.0.0`) is shown as loopback, since that
@@ -213,6 +223,9 @@ impl Bound {
         let mut shared = Shared::new(&config, handoff);
         if let Some(hub) = &feed {
             shared = shared.with_feed(Arc::clone(hub));
+        }
+        if let Some(gate) = self.nats {
+            shared = shared.with_nats(gate);
         }
         let app = router(shared);
 

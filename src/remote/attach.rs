@@ -84,6 +84,7 @@ pub fn run(options: Options) -> Result<(), AttachError> {
             server: options.server.shown(),
             link,
         }),
+        backlog: None,
     };
     let tui_options = tui::Options {
         bell: options.bell,

@@ -45,6 +45,18 @@ pub struct Context {
     pub theme: Theme,
     /// Fed from a server rather than a local receiver (`pipetop attach`).
     pub attached: Option<attached::Attached>,
+    /// With `--nats`: how many journaled deliveries the stream has not acked yet.
+    pub backlog: Option<Backlog>,
+}
+
+/// Reads a count when the header is drawn.
+#[derive(Clone)]
+pub struct Backlog(pub Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for Backlog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backlog({})", (self.0)())
+    }
 }
 
 /// Writes the screen somewhere it is read back on the next start. Called on a blocking thread

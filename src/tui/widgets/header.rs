@@ -100,6 +100,14 @@ pub fn draw(frame: &mut Frame, area: Rect, monitor: &Monitor, view: &View, conte
         ));
         second.push(Span::raw("  "));
     }
+    let backlog = context.backlog.as_ref().map_or(0, |backlog| (backlog.0)());
+    if backlog > 0 {
+        second.push(Span::styled(
+            format!("⟳ NATS backlog {backlog}"),
+            theme.warning(),
+        ));
+        second.push(Span::raw("  "));
+    }
     if monitor.hidden_count() > 0 {
         second.push(Span::styled(
             format!("{} hidden (X shows)", monitor.hidden_count()),

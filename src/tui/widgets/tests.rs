@@ -37,6 +37,7 @@ pub(super) fn context(verification: bool) -> Context {
         verification,
         theme: Theme::new(false),
         attached: None,
+        backlog: None,
     }
 }
 
