@@ -647,7 +647,7 @@ fn wait_exits_2_for_usage_a_refused_token_and_a_url_without_a_scheme() {
     assert_eq!(
         err,
         format!(
-            "pipetop: {addr} is not a URL pipetop can attach to: it needs http:// or https://, e.g. https://pipetop.example.com\n"
+            "pipetop: {addr} is not a URL pipetop can attach to: it needs http://, https:// or nats://, e.g. https://pipetop.example.com\n"
         )
     );
 }

@@ -5,7 +5,7 @@
 //! counts as finished once every job seen is final and nothing new has arrived for it for
 //! `--settle` (a later stage's first job would have arrived by then).
 
-use super::{Event, FeedError, Server, Update, follow};
+use super::{Event, Feed, FeedError, Update, follow};
 use crate::delivery::Delivery;
 use crate::gitee::{Source, Status};
 use crate::monitor::{StatusCounts, derive_status};
@@ -22,7 +22,9 @@ const TICK: Duration = Duration::from_millis(200);
 /// Which run to wait for, and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub server: Server,
+    pub feed: Feed,
+    /// Only the history received this recently.
+    pub since: Option<Duration>,
     /// A pipeline's name or id.
     pub pipeline: String,
     pub build: Option<u64>,
@@ -262,9 +264,9 @@ impl<'a> Runs<'a> {
 pub fn run(options: &Options) -> Result<Outcome, FeedError> {
     let deadline = options.timeout.map(|timeout| Instant::now() + timeout);
     let (tx, rx) = mpsc::channel();
-    let server = options.server.clone();
+    let (feed, since) = (options.feed.clone(), options.since);
     std::thread::spawn(move || {
-        let ended = follow(&server, None, None, |update| match update {
+        let ended = follow(&feed, since, |update| match update {
             Update::Event(event) => match tx.send(Ok(event)) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(_) => ControlFlow::Break(()),
@@ -295,6 +297,12 @@ pub fn run(options: &Options) -> Result<Outcome, FeedError> {
                 None => runs.done(Utc::now()),
             },
             Ok(Ok(Event::Rejected(_))) => None,
+            Ok(Ok(Event::Foreign(sentence))) => {
+                if !options.quiet {
+                    eprintln!("pipetop: {sentence}");
+                }
+                None
+            }
             Ok(Err(err)) => return Err(err),
             Err(RecvTimeoutError::Timeout) => runs.done(Utc::now()),
             Err(RecvTimeoutError::Disconnected) => return Ok(Outcome::TimedOut),
