@@ -257,6 +257,10 @@ async fn run(
             let (tee, teed) = mpsc::channel(CHANNEL_CAPACITY);
             tokio::spawn(publish::tee(Arc::clone(&gate), teed, out));
             bound = bound.publishing(Arc::clone(&gate));
+            if let Some(hub) = &hub {
+                let gate = Arc::clone(&gate);
+                hub.report_backlog(Arc::new(move || gate.backlog()));
+            }
             (tee, Some(gate))
         }
         None => (out, None),

@@ -8,7 +8,7 @@ use common::nats::{
     Nats, NatsServer, body, caught_up, fresh_timestamp, job_name, nats_health, post, receiver,
     unique,
 };
-use common::{WAIT, pipetop, run, scratch_dir};
+use common::{Server, WAIT, pipetop, run, scratch_dir};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -372,4 +372,55 @@ fn an_unreachable_server_at_start_is_a_warning_and_a_backlog() {
     let health = nats_health(&r.url(""));
     assert_eq!(health["connected"], false);
     assert_eq!(health["backlog"], 1);
+}
+
+#[test]
+fn a_receivers_viewers_are_told_its_backlog_as_it_grows_and_drains() {
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = scratch_dir("nats-health");
+    let journal = dir.join("journal.jsonl");
+    let args = [
+        "--journal",
+        journal.to_str().expect("a UTF-8 path"),
+        "--secret",
+        common::nats::SECRET,
+        "--nats",
+        &nats.url(),
+        "--nats-timeout",
+        "300ms",
+        "--viewer-token",
+        "health-token",
+    ];
+    let r = Server::start_listening(pipetop(), "127.0.0.1:0", &args);
+    let base = r.url("");
+    let response = common::agent()
+        .get(format!("{base}/events"))
+        .header("Authorization", "Bearer health-token")
+        .call()
+        .expect("the feed answers");
+    let events = common::lines(response.into_body().into_reader());
+    // The backlog each `event: health` says, in order.
+    let next_backlog = || loop {
+        let line = events.recv_timeout(WAIT).expect("an event in time");
+        if line == "event: health" {
+            let data = events.recv_timeout(WAIT).expect("its data");
+            let data: Value =
+                serde_json::from_str(data.strip_prefix("data: ").expect("a data line"))
+                    .expect("JSON data");
+            return data["nats_backlog"].as_u64().expect("a count");
+        }
+    };
+    nats.stop();
+    for n in 0..3 {
+        assert_eq!(post(&base, &fresh_timestamp(), &body("h", n)), Some(200));
+    }
+    let mut said = next_backlog();
+    while said < 3 {
+        said = next_backlog();
+    }
+    assert_eq!(said, 3);
+    nats.start_again();
+    assert_eq!(next_backlog(), 0, "the backlog drained");
 }

@@ -9,6 +9,8 @@ use crate::tui::attached::{Attached, Link};
 use crate::tui::{self, TuiError, theme::Theme};
 use std::io::{self, Write as _};
 use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -54,7 +56,7 @@ fn ingest(event: Event) -> Option<Ingest> {
             reason,
             peer: None,
         })),
-        Event::Live => None,
+        Event::Live | Event::Backlog(_) => None,
     }
 }
 
@@ -72,10 +74,17 @@ pub fn run(options: Options) -> Result<(), AttachError> {
     let (link_tx, link) = watch::channel(Link::Connecting);
     let (feed, since) = (options.feed.clone(), options.since);
     let handle = runtime.handle().clone();
+    // The server's NATS backlog, as its `event: health` says, for the header.
+    let backlog = Arc::new(AtomicU64::new(0));
+    let reported = Arc::clone(&backlog);
     std::thread::spawn(move || {
         let _ = follow(&feed, since, |update| match update {
             Update::Link(state) => {
                 link_tx.send_replace(state);
+                ControlFlow::Continue(())
+            }
+            Update::Event(Event::Backlog(count)) => {
+                reported.store(count, Ordering::Relaxed);
                 ControlFlow::Continue(())
             }
             Update::Event(event) => match ingest(event).map(|ingest| tx.blocking_send(ingest)) {
@@ -95,7 +104,9 @@ pub fn run(options: Options) -> Result<(), AttachError> {
             server: options.feed.shown(),
             link,
         }),
-        backlog: None,
+        backlog: Some(tui::Backlog(Arc::new(move || {
+            backlog.load(Ordering::Relaxed)
+        }))),
     };
     let tui_options = tui::Options {
         bell: options.bell,

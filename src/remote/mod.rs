@@ -40,6 +40,8 @@ pub enum Event {
     Live,
     /// Something in the feed that is not a delivery, skipped: one sentence, cleaned.
     Foreign(String),
+    /// The server's deliveries not yet acked by NATS (`event: health`), when it changed.
+    Backlog(u64),
 }
 
 /// Why a feed could not be read; each message is one sentence.

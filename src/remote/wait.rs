@@ -296,7 +296,7 @@ pub fn run(options: &Options) -> Result<Outcome, FeedError> {
                 Some(run) => Some(run),
                 None => runs.done(Utc::now()),
             },
-            Ok(Ok(Event::Rejected(_))) => None,
+            Ok(Ok(Event::Rejected(_) | Event::Backlog(_))) => None,
             Ok(Ok(Event::Foreign(sentence))) => {
                 if !options.quiet {
                     eprintln!("pipetop: {sentence}");
