@@ -332,4 +332,28 @@ mod tests {
         let far = Server::new("http://10.0.0.5:8787", String::new()).unwrap();
         assert!(far.cleartext_warning().unwrap().contains("in the clear"));
     }
+
+    #[test]
+    fn nats_credentials_to_another_machine_in_plain_nats_get_a_warning() {
+        let feed = |url: &str| {
+            Feed::Nats(crate::nats::Link {
+                url: url.into(),
+                creds: None,
+                stream: "PIPETOP".into(),
+                subject_prefix: "pipetop".into(),
+            })
+        };
+        let far = feed("nats://ci:pw@10.0.0.5:4222")
+            .cleartext_warning()
+            .unwrap();
+        assert!(far.contains("in the clear") && !far.contains("pw"), "{far}");
+        for quiet in [
+            "nats://ci:pw@127.0.0.1:4222",
+            "nats://10.0.0.5:4222",
+            "tls://ci:pw@10.0.0.5:4222",
+        ] {
+            assert_eq!(feed(quiet).cleartext_warning(), None, "{quiet}");
+        }
+        assert!(Feed::is_nats_url(" NATS://h") && !Feed::is_nats_url("https://h"));
+    }
 }
