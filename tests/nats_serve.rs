@@ -5,10 +5,9 @@
 mod common;
 
 use common::nats::{
-    Nats, NatsServer, body, caught_up, fresh_timestamp, job_name, nats_health, post, receiver,
-    unique,
+    Nats, NatsServer, body, caught_up, job_name, nats_health, post, receiver, unique,
 };
-use common::{Server, WAIT, pipetop, run, scratch_dir};
+use common::{Server, WAIT, fresh_timestamp, pipetop, run, scratch_dir};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::nats::{
-    Nats, NatsServer, body, caught_up, fresh_timestamp, job_name, post, receiver, unique,
-};
-use common::{lines, pipetop, run, scratch_dir};
+use common::nats::{Nats, NatsServer, body, caught_up, job_name, post, receiver, unique};
+use common::{fresh_timestamp, lines, pipetop, run, scratch_dir};
 use pipetop::send::{JobFields, notification_body};
 use serde_json::Value;
 use std::process::{Child, Stdio};

@@ -3,11 +3,12 @@
 
 mod common;
 
+use common::fresh_timestamp;
 use pipetop::gitee::sign;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const SECRET: &str = "e2e-secret";
 const COLS: u16 = 120;
@@ -216,24 +217,6 @@ fn post_forged(url: &str) -> u16 {
         .send("{}")
         .unwrap();
     response.status().as_u16()
-}
-
-/// The current millisecond, or one past the last one handed out when the clock has not moved
-/// on: the receiver accepts each signed (timestamp, token) pair once, so two posts in the same
-/// millisecond with different bodies would be refused as a reused signature.
-fn fresh_timestamp() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap();
-    now.max(previous + 1).to_string()
 }
 
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {

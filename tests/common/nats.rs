@@ -13,8 +13,8 @@ use pipetop::send::{JobFields, notification_body};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Where `.ci/run` names the server it started.
 pub const URL_ENV: &str = "PIPETOP_TEST_NATS_URL";
@@ -202,21 +202,6 @@ pub fn receiver(dir: &Path, listen: &str, url: &str, stream: &str, prefix: &str)
         "300ms",
     ];
     Server::start_listening(pipetop(), listen, &args)
-}
-
-/// A timestamp no other post of this process has used.
-pub fn fresh_timestamp() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .expect("the update always succeeds");
-    now.max(previous + 1).to_string()
 }
 
 /// The body of delivery `n` of sender `who`: its job is named `who-n`, five digits.
