@@ -36,7 +36,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub enum Event {
     Accepted(Arc<Delivery>),
     Rejected(Rejection),
-    /// The history is in; what follows is live.
+    /// The history is in; what follows is live. Said again after each reconnection.
     Live,
     /// Something in the feed that is not a delivery, skipped: one sentence, cleaned.
     Foreign(String),

@@ -236,6 +236,10 @@ impl<'a> Runs<'a> {
     /// The history is in: with `--latest`, the latest run finished in it; otherwise a run
     /// whose jobs are all final already is not the next run.
     fn history_done(&mut self, now: DateTime<Utc>) -> Option<&Run> {
+        // A reconnection says so again: runs that finished meanwhile are not "before".
+        if self.live {
+            return self.done(now);
+        }
         self.live = true;
         let settle = self.options.settle;
         if self.options.build.is_some() {
@@ -323,5 +327,50 @@ pub fn run(options: &Options) -> Result<Outcome, FeedError> {
             }
             return Ok(outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitee::StatusCode;
+
+    fn options() -> Options {
+        let server = crate::remote::Server::new("http://127.0.0.1:1", String::new()).unwrap();
+        Options {
+            feed: Feed::Server(server),
+            since: None,
+            pipeline: "deploy".into(),
+            build: None,
+            branch: None,
+            commit: None,
+            latest: false,
+            timeout: None,
+            settle: Duration::from_secs(15),
+            quiet: true,
+        }
+    }
+
+    fn job(id: u64, status: &str) -> Delivery {
+        let mut delivery = crate::testing::delivery(id);
+        let job = &mut delivery.notification.job;
+        job.pipeline_name = Some("deploy".into());
+        job.build_number = Some(7);
+        job.status_code = Some(StatusCode(status.into()));
+        delivery
+    }
+
+    #[test]
+    fn a_run_that_finishes_while_the_feed_reconnects_is_still_the_next_run() {
+        let options = options();
+        let mut runs = Runs::new(&options);
+        let now = Utc::now();
+        assert!(runs.history_done(now).is_none());
+        runs.apply(&job(1, "FAIL"));
+        // The feed reconnected before the run settled: its history is in again.
+        assert!(runs.history_done(now).is_none());
+        let later = now + chrono::Duration::seconds(20);
+        let run = runs.done(later).expect("the run is found once it settles");
+        assert_eq!((run.build, run.status()), (Some(7), Status::Failed));
     }
 }
