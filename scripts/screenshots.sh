@@ -4,7 +4,8 @@
 # rendered to PNG (tmux → ANSI → SVG with Python's rich → PNG with rsvg-convert).
 #
 # Needs: tmux, python3 with rich (pip install rich), rsvg-convert (Debian: librsvg2-bin) and a
-# monospace font with CJK glyphs (Debian: fonts-noto-cjk).
+# monospace font with CJK glyphs (Debian: fonts-noto-cjk). With nats-server (Debian's package)
+# it also shoots a screen attached to the NATS stream a demo receiver publishes to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,13 @@ cargo build --release --quiet
 session="pipetop-screenshots-$$"
 out=screenshots
 work=$(mktemp -d)
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  tmux kill-session -t "$session" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$out"
 
 tmux new-session -d -s "$session" -x 120 -y 36 \
@@ -78,3 +85,29 @@ tmux resize-window -t "$session" -x 80 -y 24
 keys '?'
 shot help-80x24
 keys Escape q
+
+# A screen attached to the stream: a demo receiver publishes to its own nats-server (free
+# port, storage in the work directory), and `pipetop attach nats://…` reads it back.
+nats=$(PATH="$PATH:/usr/sbin" command -v nats-server || true)
+if [ -z "$nats" ]; then
+  echo "screenshots.sh: no nats-server, so no attached-nats.png" >&2
+  exit 0
+fi
+sleep 0.5
+"$nats" -js -a 127.0.0.1 -p -1 -sd "$work/nats" --ports_file_dir "$work" >"$work/nats.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  ports=$(cat "$work"/nats-server_*.ports 2>/dev/null || true)
+  [ -n "$ports" ] && break
+  sleep 0.1
+done
+url=$(sed -E 's/.*"(nats:\/\/[^"]+)".*/\1/' <<<"$ports")
+target/release/pipetop --demo --headless --journal "$work/demo.jsonl" --listen 127.0.0.1:0 \
+  --nats "$url" >/dev/null 2>"$work/demo.err" &
+pids+=($!)
+tmux new-session -d -s "$session" -x 120 -y 36 \
+  "env -u NO_COLOR TERM=xterm-256color target/release/pipetop attach $url"
+started=$(date +%s.%N)
+at 9
+shot attached-nats
+keys q

@@ -19,7 +19,7 @@ use crate::feed::{Hub, ViewerToken};
 use crate::gitee::Verifier;
 use crate::gitee::signature::compact_duration;
 use crate::monitor::{Limits, Monitor};
-use crate::nats::{Link, NatsError, publish};
+use crate::nats::{NatsError, publish};
 use crate::receiver::{self, BindError, Bound, ServerConfig};
 use crate::send::{self, Sender, TokenMode};
 use crate::store::handoff::Stopped;
@@ -151,12 +151,7 @@ fn nats_setup(args: &WatchArgs, store: &Store) -> Option<publish::Setup> {
     let url = nats.nats.clone()?;
     let journal = store.journal()?.path().to_path_buf();
     Some(publish::Setup {
-        link: Link {
-            url,
-            creds: nats.nats_creds.clone(),
-            stream: nats.nats_stream.clone(),
-            subject_prefix: nats.nats_subject_prefix.clone(),
-        },
+        link: nats.stream.link(url),
         tolerance: args.tolerance,
         journal,
         last_id: store.first_id - 1,
@@ -262,6 +257,10 @@ async fn run(
             let (tee, teed) = mpsc::channel(CHANNEL_CAPACITY);
             tokio::spawn(publish::tee(Arc::clone(&gate), teed, out));
             bound = bound.publishing(Arc::clone(&gate));
+            if let Some(hub) = &hub {
+                let gate = Arc::clone(&gate);
+                hub.report_backlog(Arc::new(move || gate.backlog()));
+            }
             (tee, Some(gate))
         }
         None => (out, None),

@@ -3,14 +3,14 @@
 
 use clap::CommandFactory as _;
 use pipetop::cli::{
-    AttachArgs, Cli, Command, ResendArgs, SECRET_ENV, SecretArgs, SendArgs, TokenArgs, WaitArgs,
-    WatchArgs,
+    AttachArgs, Cli, Command, ResendArgs, SECRET_ENV, SecretArgs, SendArgs, StreamArgs, TokenArgs,
+    WaitArgs, WatchArgs,
 };
 use pipetop::feed::token::{self, Origin};
 use pipetop::options::{self, OptionsError, report};
 use pipetop::outbound::forward;
 use pipetop::outbound::resend::{Selection, select};
-use pipetop::remote::{Server, attach, wait};
+use pipetop::remote::{Feed, Server, attach, wait};
 use pipetop::send::{JobFields, Sender, TokenMode, notification_body};
 use pipetop::{app, io_reason};
 use std::io::Read as _;
@@ -214,8 +214,14 @@ fn serve(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The server and token a client command names.
-fn server(url: &str, args: &TokenArgs) -> anyhow::Result<Server> {
+/// The feed a client command names: the NATS stream for a nats:// or tls:// URL (no viewer
+/// token: NATS has its own credentials), otherwise the server and its token.
+fn feed(url: &str, args: &TokenArgs, stream: &StreamArgs) -> anyhow::Result<Feed> {
+    if Feed::is_nats_url(url) {
+        let link = stream.link(url.trim().to_owned());
+        link.checked()?;
+        return Ok(Feed::Nats(link));
+    }
     let Some(token) = token::given(
         args.token.as_ref().map(|t| t.expose()),
         args.token_file.as_deref(),
@@ -226,12 +232,12 @@ fn server(url: &str, args: &TokenArgs) -> anyhow::Result<Server> {
             token::TOKEN_ENV
         );
     };
-    Ok(Server::new(url, token.expose().to_owned())?)
+    Ok(Feed::Server(Server::new(url, token.expose().to_owned())?))
 }
 
 fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
-    let server = match server(&args.url, &args.token) {
-        Ok(server) => server,
+    let feed = match feed(&args.url, &args.token, &args.stream) {
+        Ok(feed) => feed,
         Err(err) => {
             eprintln!("pipetop: {err}");
             return Ok(ExitCode::from(USAGE));
@@ -239,7 +245,8 @@ fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
     };
     let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
     let options = attach::Options {
-        server,
+        feed,
+        since: args.since,
         headless,
         replay: args.replay,
         no_color: args.no_color,
@@ -258,18 +265,19 @@ fn attach(args: AttachArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
-    let server = match server(&args.url, &args.token) {
-        Ok(server) => server,
+    let feed = match feed(&args.url, &args.token, &args.stream) {
+        Ok(feed) => feed,
         Err(err) => {
             eprintln!("pipetop: {err}");
             return Ok(ExitCode::from(USAGE));
         }
     };
-    if let Some(warning) = server.cleartext_warning() {
+    if let Some(warning) = feed.cleartext_warning() {
         eprintln!("pipetop: {warning}");
     }
     let options = wait::Options {
-        server,
+        feed,
+        since: args.since,
         pipeline: args.pipeline,
         build: args.build,
         branch: args.branch,

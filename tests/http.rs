@@ -158,7 +158,8 @@ fn fields_of_another_shape_are_accepted_and_printed_as_received() {
         json!({"job": job, "sources": [], "globalParams": [{"key": "A", "value": [1]}, 2]}),
     ];
     for (n, body) in bodies.iter().enumerate() {
-        let ts = now_ms(-(n as i64));
+        // A second apart, so no two posts share a timestamp however fast the loop runs.
+        let ts = now_ms(-1000 * n as i64);
         let reply = post_signed(&url, SECRET, &ts, body.to_string().as_bytes());
         assert_eq!(reply.status, 200, "{body}: {:?}", reply.body);
         let line = server.next_line();

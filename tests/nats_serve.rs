@@ -4,96 +4,15 @@
 
 mod common;
 
-use common::nats::{Nats, NatsServer, unique};
-use common::{Server, WAIT, pipetop, run, scratch_dir};
-use pipetop::send::{JobFields, notification_body};
+use common::nats::{
+    Nats, NatsServer, body, caught_up, job_name, nats_health, post, receiver, unique,
+};
+use common::{Server, WAIT, fresh_timestamp, pipetop, run, scratch_dir};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "nats-secret";
-
-/// A receiver with its journal in `dir`, publishing to `url`'s stream `stream` under `prefix`.
-fn receiver(dir: &Path, listen: &str, url: &str, stream: &str, prefix: &str) -> Server {
-    let journal = dir.join("journal.jsonl");
-    let journal = journal.to_str().expect("a UTF-8 path");
-    let args = [
-        "--journal",
-        journal,
-        "--secret",
-        SECRET,
-        "--nats",
-        url,
-        "--nats-stream",
-        stream,
-        "--nats-subject-prefix",
-        prefix,
-        "--nats-timeout",
-        "300ms",
-    ];
-    Server::start_listening(pipetop(), listen, &args)
-}
-
-/// A timestamp no other post of this process has used.
-fn fresh_timestamp() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .expect("the update always succeeds");
-    now.max(previous + 1).to_string()
-}
-
-/// The body of delivery `n` of sender `who`: its job is named `who-n`, five digits.
-fn body(who: &str, n: u32) -> Vec<u8> {
-    notification_body(&JobFields {
-        status: "RUNNING".into(),
-        pipeline: format!("pipeline-{who}"),
-        stage: "Build".into(),
-        job: format!("{who}-{n:05}"),
-        build: 1,
-        ..JobFields::default()
-    })
-}
-
-/// Posts; `Some(status)` when answered at all.
-fn post(base: &str, timestamp: &str, body: &[u8]) -> Option<u16> {
-    let token = pipetop::gitee::signature::sign(SECRET, timestamp);
-    let url = format!("{base}/webhook");
-    let headers = [
-        ("content-type", "application/json"),
-        ("x-gitee-token", token.as_str()),
-        ("x-gitee-timestamp", timestamp),
-    ];
-    common::try_request("POST", &url, &headers, body).map(|reply| reply.status)
-}
-
-/// `/healthz`'s `nats` object, once it answers.
-fn nats_health(base: &str) -> Value {
-    let reply = common::request("GET", &format!("{base}/healthz"), &[], b"");
-    reply.body["nats"].clone()
-}
-
-/// Waits until the receiver's backlog is 0 and it is connected.
-fn caught_up(base: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let health = nats_health(base);
-        if health["backlog"] == 0 && health["connected"] == true {
-            return;
-        }
-        assert!(Instant::now() < deadline, "never caught up: {health}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::{Duration, Instant};
 
 /// Every message of the stream, in stream order: (subject, Nats-Msg-Id, job name).
 fn read_stream(url: &str, stream: &str) -> Vec<(String, String, String)> {
@@ -128,17 +47,6 @@ fn read_stream(url: &str, stream: &str) -> Vec<(String, String, String)> {
         }
         out
     })
-}
-
-/// The first `x-NNNNN` job name in `text`.
-fn job_name(text: &str) -> Option<String> {
-    text.split('"')
-        .find(|part| {
-            part.len() == 7
-                && part.as_bytes()[1] == b'-'
-                && part[2..].bytes().all(|b| b.is_ascii_digit())
-        })
-        .map(str::to_owned)
 }
 
 /// Checks that every name in `answered` is in the stream exactly once, and that each sender's
@@ -463,4 +371,55 @@ fn an_unreachable_server_at_start_is_a_warning_and_a_backlog() {
     let health = nats_health(&r.url(""));
     assert_eq!(health["connected"], false);
     assert_eq!(health["backlog"], 1);
+}
+
+#[test]
+fn a_receivers_viewers_are_told_its_backlog_as_it_grows_and_drains() {
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    let dir = scratch_dir("nats-health");
+    let journal = dir.join("journal.jsonl");
+    let args = [
+        "--journal",
+        journal.to_str().expect("a UTF-8 path"),
+        "--secret",
+        common::nats::SECRET,
+        "--nats",
+        &nats.url(),
+        "--nats-timeout",
+        "300ms",
+        "--viewer-token",
+        "health-token",
+    ];
+    let r = Server::start_listening(pipetop(), "127.0.0.1:0", &args);
+    let base = r.url("");
+    let response = common::agent()
+        .get(format!("{base}/events"))
+        .header("Authorization", "Bearer health-token")
+        .call()
+        .expect("the feed answers");
+    let events = common::lines(response.into_body().into_reader());
+    // The backlog each `event: health` says, in order.
+    let next_backlog = || loop {
+        let line = events.recv_timeout(WAIT).expect("an event in time");
+        if line == "event: health" {
+            let data = events.recv_timeout(WAIT).expect("its data");
+            let data: Value =
+                serde_json::from_str(data.strip_prefix("data: ").expect("a data line"))
+                    .expect("JSON data");
+            return data["nats_backlog"].as_u64().expect("a count");
+        }
+    };
+    nats.stop();
+    for n in 0..3 {
+        assert_eq!(post(&base, &fresh_timestamp(), &body("h", n)), Some(200));
+    }
+    let mut said = next_backlog();
+    while said < 3 {
+        said = next_backlog();
+    }
+    assert_eq!(said, 3);
+    nats.start_again();
+    assert_eq!(next_backlog(), 0, "the backlog drained");
 }

@@ -50,11 +50,13 @@ fn an_on_fail_command_gets_the_event_as_variables_and_the_json_line_on_stdin() {
         env_file.display(),
         stdin_file.display()
     );
-    // pipetop's own secrets never reach the command.
+    // pipetop's own variables (its secrets, its settings) never reach the command: its
+    // `PIPETOP_…` variables are the event's alone.
     let mut command = pipetop();
     command
         .env("PIPETOP_VIEWER_TOKEN", "viewer-token")
-        .env("PIPETOP_FORWARD_SECRET", "forward-secret");
+        .env("PIPETOP_FORWARD_SECRET", "forward-secret")
+        .env("PIPETOP_SORT", "failed");
     let server = Server::start_with(command, &["--on-fail", &hook, "--on-finish", "false"]);
     // A name that would run a command if it were ever put into a shell string.
     let name = format!("deploy $(touch {}/pwned); echo", dir.display());

@@ -4,16 +4,15 @@
 
 mod common;
 
-use common::{Server, WAIT, lines, pipetop, run, scratch_dir};
+use common::{Server, WAIT, fresh_timestamp, lines, pipetop, run, scratch_dir};
 use pipetop::send::{JobFields, notification_body};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const SECRET: &str = "team-secret";
 const TOKEN: &str = "viewer-token-for-tests";
@@ -39,21 +38,6 @@ fn serve_at(dir: &Path, listen: &str, extra: &[&str]) -> Server {
     ];
     args.extend_from_slice(extra);
     Server::start_listening(command, listen, &args)
-}
-
-/// A timestamp no other post of this process has used.
-fn fresh_timestamp() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .expect("the update always succeeds");
-    now.max(previous + 1).to_string()
 }
 
 /// Posts one signed job notification; returns the id it was stored with.
@@ -84,8 +68,13 @@ struct Viewer {
 
 impl Viewer {
     fn start(base: &str) -> Viewer {
+        Viewer::start_with(base, &[])
+    }
+
+    fn start_with(base: &str, extra: &[&str]) -> Viewer {
         let mut child = pipetop()
             .args(["attach", base, "--headless", "--replay", "--token", TOKEN])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -216,13 +205,24 @@ fn last_event_id_and_after_resume_after_that_id_and_since_bounds_the_history() {
     assert_eq!(history_ids(&after), [5]);
     let (_, recent) = events(&base, "?since=1h", &[(bearer().0, &bearer().1)]);
     assert_eq!(history_ids(&recent), [1, 2, 3, 4, 5]);
+    let recent_viewer = Viewer::start_with(&base, &["--since", "1h"]);
+    assert_eq!(recent_viewer.ids(5), [1, 2, 3, 4, 5]);
     std::thread::sleep(Duration::from_millis(1100));
     let (_, none) = events(&base, "?since=1s", &[(bearer().0, &bearer().1)]);
     assert_eq!(history_ids(&none), Vec::<u64>::new());
+    let none_viewer = Viewer::start_with(&base, &["--since", "1s"]);
     // Then live, with no gap and no repeat.
+    std::thread::sleep(Duration::from_millis(300));
     post(&base, "api", "build", 6, "SUCC");
     for stream in [&lines, &after, &recent, &none] {
         assert_eq!(next_id(stream), 6);
+    }
+    for viewer in [&recent_viewer, &none_viewer] {
+        assert_eq!(
+            viewer.ids(1),
+            [6],
+            "--since bounds the history attach reads"
+        );
     }
 }
 
@@ -647,7 +647,7 @@ fn wait_exits_2_for_usage_a_refused_token_and_a_url_without_a_scheme() {
     assert_eq!(
         err,
         format!(
-            "pipetop: {addr} is not a URL pipetop can attach to: it needs http:// or https://, e.g. https://pipetop.example.com\n"
+            "pipetop: {addr} is not a URL pipetop can attach to: it needs http://, https:// or nats://, e.g. https://pipetop.example.com\n"
         )
     );
 }

@@ -1,11 +1,14 @@
 //! End to end: the real binary in a pseudo-terminal, real signed POSTs to its real port, and
 //! the screen read back through a terminal emulator.
 
+mod common;
+
+use common::fresh_timestamp;
 use pipetop::gitee::sign;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const SECRET: &str = "e2e-secret";
 const COLS: u16 = 120;
@@ -214,24 +217,6 @@ fn post_forged(url: &str) -> u16 {
         .send("{}")
         .unwrap();
     response.status().as_u16()
-}
-
-/// The current millisecond, or one past the last one handed out when the clock has not moved
-/// on: the receiver accepts each signed (timestamp, token) pair once, so two posts in the same
-/// millisecond with different bodies would be refused as a reused signature.
-fn fresh_timestamp() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
-            Some(now.max(last + 1))
-        })
-        .unwrap();
-    now.max(previous + 1).to_string()
 }
 
 fn post(url: &str, pipeline: &str, job: &str, status: &str) {
@@ -817,6 +802,62 @@ fn attach_shows_the_same_screen_as_the_local_tui_for_the_same_deliveries() {
         });
     }
     // Give both a frame to settle, then compare everything below the header.
+    std::thread::sleep(Duration::from_millis(300));
+    let (mine, theirs) = (local.cells(), attached.cells());
+    for row in 2..usize::from(ROWS) {
+        assert_eq!(
+            mine[row].concat(),
+            theirs[row].concat(),
+            "row {row} differs; local:\n{}\nattached:\n{}",
+            local.text(),
+            attached.text()
+        );
+    }
+}
+
+#[test]
+fn attach_to_the_nats_stream_shows_the_same_screen_as_the_receiver_publishing_to_it() {
+    let Some(nats) = common::nats::Nats::any() else {
+        return;
+    };
+    let (stream, prefix) = common::nats::unique("tui");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let nats_url = nats.url();
+    let on_stream = [
+        "--nats-stream",
+        stream.as_str(),
+        "--nats-subject-prefix",
+        prefix.as_str(),
+    ];
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--secret",
+        SECRET,
+        "--journal",
+        journal.to_str().unwrap(),
+        "--nats",
+        nats_url.as_str(),
+    ];
+    args.extend(on_stream);
+    let local = Screen::start(&args);
+    let url = local.webhook_url();
+    post(&url, "checkout-service", "compile", "SUCC");
+    let mut args = vec!["attach", nats_url.as_str()];
+    args.extend(on_stream);
+    let attached = Screen::start(&args);
+    attached.wait_for("● live");
+    assert!(
+        attached
+            .text()
+            .contains(&format!("attached {nats_url} ({stream})"))
+    );
+    post(&url, "billing-service", "unit-tests", "FAIL");
+    post_job(&url, 77, "deploy", "Deploy", "prod", "RUNNING");
+    for screen in [&local, &attached] {
+        screen.wait_until("every delivery", |s| s.contains("deploy"));
+    }
     std::thread::sleep(Duration::from_millis(300));
     let (mine, theirs) = (local.cells(), attached.cells());
     for row in 2..usize::from(ROWS) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 mod nats;
 mod team;
-pub use nats::NatsArgs;
+pub use nats::{NatsArgs, StreamArgs};
 pub use team::{AttachArgs, TokenArgs, ViewerArgs, WaitArgs};
 
 /// The secret's environment variable. Read by hand rather than by clap, so a secret in the

@@ -1,5 +1,6 @@
 //! The flags that hand every journaled delivery to NATS JetStream (`--nats` and the ones
-//! that go with it), for a team running several receivers.
+//! that go with it), for a team running several receivers, and the ones viewers reading the
+//! stream share with them.
 
 use super::duration;
 use clap::Args;
@@ -14,22 +15,8 @@ pub struct NatsArgs {
     #[arg(long, value_name = "URL", env = "PIPETOP_NATS_URL")]
     pub nats: Option<String>,
 
-    /// A NATS credentials file (a JWT and an nkey seed).
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "nats",
-        env = "PIPETOP_NATS_CREDS"
-    )]
-    pub nats_creds: Option<PathBuf>,
-
-    /// Deliveries are published on PREFIX.delivery.<pipelineId>.
-    #[arg(long, value_name = "PREFIX", default_value = crate::nats::DEFAULT_SUBJECT_PREFIX, value_parser = subject_prefix, env = "PIPETOP_NATS_SUBJECT_PREFIX")]
-    pub nats_subject_prefix: String,
-
-    /// The JetStream stream; created if missing, used as it is if it exists.
-    #[arg(long, value_name = "NAME", default_value = crate::nats::DEFAULT_STREAM, value_parser = stream_name, env = "PIPETOP_NATS_STREAM")]
-    pub nats_stream: String,
+    #[command(flatten)]
+    pub stream: StreamArgs,
 
     /// How long the answer to Gitee waits for the stream's ack once the journal is synced;
     /// past it, the journal alone answers and the delivery is published later.
@@ -39,6 +26,35 @@ pub struct NatsArgs {
     /// Answer Gitee once the journal is synced, without waiting for the stream.
     #[arg(long, requires = "nats", env = "PIPETOP_NATS_ASYNC")]
     pub nats_async: bool,
+}
+
+/// Which stream, and how to reach it: what receivers publishing and viewers reading share.
+#[derive(Args, Clone)]
+pub struct StreamArgs {
+    /// A NATS credentials file (a JWT and an nkey seed).
+    #[arg(long, value_name = "FILE", env = "PIPETOP_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// Deliveries are published on PREFIX.delivery.<pipelineId>.
+    #[arg(long, value_name = "PREFIX", default_value = crate::nats::DEFAULT_SUBJECT_PREFIX, value_parser = subject_prefix, env = "PIPETOP_NATS_SUBJECT_PREFIX")]
+    pub nats_subject_prefix: String,
+
+    /// The JetStream stream; a receiver creates it if missing and uses it as it is if it
+    /// exists.
+    #[arg(long, value_name = "NAME", default_value = crate::nats::DEFAULT_STREAM, value_parser = stream_name, env = "PIPETOP_NATS_STREAM")]
+    pub nats_stream: String,
+}
+
+impl StreamArgs {
+    /// The stream at `url`.
+    pub fn link(&self, url: String) -> crate::nats::Link {
+        crate::nats::Link {
+            url,
+            creds: self.nats_creds.clone(),
+            stream: self.nats_stream.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+        }
+    }
 }
 
 /// Subject tokens joined by dots, without wildcards or whitespace.

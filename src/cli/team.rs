@@ -1,6 +1,7 @@
 //! Team mode's flags: the feed a receiver serves to viewers (`--viewer-token`), and what
 //! `pipetop attach` and `pipetop wait` take to read it.
 
+use super::nats::StreamArgs;
 use super::{Secret, duration, secret};
 use crate::monitor::Order;
 use clap::Args;
@@ -40,12 +41,20 @@ pub struct TokenArgs {
 /// `pipetop attach URL`.
 #[derive(Args)]
 pub struct AttachArgs {
-    /// The server, e.g. https://pipetop.example.com or http://127.0.0.1:8787.
+    /// The server, e.g. https://pipetop.example.com or http://127.0.0.1:8787, or the NATS
+    /// JetStream server the receivers publish to, e.g. nats://127.0.0.1:4222.
     #[arg(value_name = "URL")]
     pub url: String,
 
     #[command(flatten)]
     pub token: TokenArgs,
+
+    #[command(flatten)]
+    pub stream: StreamArgs,
+
+    /// Only the history received this recently, e.g. 1h (default: all of it).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub since: Option<Duration>,
 
     /// JSON lines on stdout, as a local --headless prints them (chosen by itself when stdout
     /// is not a terminal).
@@ -77,12 +86,20 @@ pub struct AttachArgs {
 /// `pipetop wait`.
 #[derive(Args)]
 pub struct WaitArgs {
-    /// The server whose feed is read: a `pipetop serve`, or a pipetop with --viewer-token.
+    /// The server whose feed is read: a `pipetop serve`, or a pipetop with --viewer-token; or
+    /// the NATS JetStream server the receivers publish to (nats://host:port).
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
     pub url: String,
 
     #[command(flatten)]
     pub token: TokenArgs,
+
+    #[command(flatten)]
+    pub stream: StreamArgs,
+
+    /// Only the history received this recently, e.g. 1h (default: all of it).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub since: Option<Duration>,
 
     /// The pipeline's name or id.
     #[arg(long, value_name = "NAME")]

@@ -1,7 +1,7 @@
 //! `GET /events`: the token check, where the stream starts (`Last-Event-ID`, `?after=`,
 //! `?since=`), and each viewer's task: history from the journal, then the live ring.
 
-use super::{Frame, Hub, KEEP_ALIVE, history};
+use super::{Frame, HEALTH_EVERY, Hub, KEEP_ALIVE, history};
 use crate::delivery::Ingest;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -187,9 +187,21 @@ async fn follow(
     let mut closing = hub.closing.subscribe();
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let mut health = tokio::time::interval(HEALTH_EVERY);
+    let mut backlog_sent = 0;
     loop {
         let first = tokio::select! {
             frame = live.recv() => frame,
+            _ = health.tick(), if hub.backlog.get().is_some() => {
+                let backlog = hub.backlog.get().map_or(0, |backlog| backlog());
+                if backlog != backlog_sent {
+                    backlog_sent = backlog;
+                    if tx.send(Frame::health(backlog)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
             _ = keep_alive.tick() => {
                 if tx.send(Frame::comment("keep-alive")).await.is_err() {
                     return;

@@ -20,7 +20,7 @@ pub mod token;
 use crate::delivery::Ingest;
 use axum::body::Bytes;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
@@ -29,6 +29,10 @@ pub use token::{TokenError, ViewerToken};
 
 /// How often an idle stream gets a comment, so proxies and clients know it is alive.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How often a viewer's stream looks at the receiver's NATS backlog, to send it when it
+/// changed (`event: health`).
+pub const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 /// How many frames a viewer may fall behind the newest before it is cut off.
 pub const VIEWER_BUFFER: usize = 4096;
@@ -66,6 +70,14 @@ impl Frame {
         }
     }
 
+    /// `event: health` with the receiver's NATS backlog: what an attached screen's header
+    /// shows, as the receiver's own does.
+    pub fn health(backlog: u64) -> Bytes {
+        Bytes::from(format!(
+            "event: health\ndata: {{\"nats_backlog\":{backlog}}}\n\n"
+        ))
+    }
+
     /// A comment line: ignored by clients, read by people.
     pub fn comment(text: &str) -> Bytes {
         Bytes::from(format!(": {text}\n\n"))
@@ -81,7 +93,12 @@ pub struct Hub {
     viewers: Arc<Semaphore>,
     max_viewers: usize,
     closing: watch::Sender<bool>,
+    /// The NATS backlog, once a publisher reports it (`--nats`).
+    backlog: OnceLock<Count>,
 }
+
+/// Reads a count when it is asked for.
+pub type Count = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 impl Hub {
     /// A hub reading history from `journal` (none: live only), admitting `max_viewers`.
@@ -94,7 +111,13 @@ impl Hub {
             viewers: Arc::new(Semaphore::new(max_viewers)),
             max_viewers,
             closing: watch::channel(false).0,
+            backlog: OnceLock::new(),
         })
+    }
+
+    /// Where viewers read the receiver's NATS backlog from; the first call counts.
+    pub fn report_backlog(&self, backlog: Count) {
+        let _ = self.backlog.set(backlog);
     }
 
     pub fn token(&self) -> &ViewerToken {

@@ -109,21 +109,17 @@ pub fn environment(delivery: &Delivery, action: Action) -> Vec<(&'static str, St
     .collect()
 }
 
-/// A variable of pipetop's that holds a secret, kept from the commands it runs.
-fn is_secret_variable(name: &str) -> bool {
-    name.starts_with("PIPETOP_") && (name.ends_with("SECRET") || name.ends_with("TOKEN"))
-}
-
 /// Runs one command; whether it succeeded, and what to say of it.
 async fn execute(run: &Run, timeout: Duration) -> (bool, String) {
     let Some((program, args)) = run.command.argv.split_first() else {
         return (false, "the command is empty".into());
     };
     let mut command = tokio::process::Command::new(program);
-    // The secrets are pipetop's, not the command's: every `PIPETOP_…SECRET` and
-    // `PIPETOP_…TOKEN` variable (the shared secret, the forward secret, the viewer token).
+    // pipetop's own variables are its configuration, not the command's: they hold the
+    // shared secret, the forward secret, the viewer token and a NATS URL's password. The
+    // command's `PIPETOP_…` variables are the event's alone.
     for (name, _) in std::env::vars_os() {
-        if is_secret_variable(&name.to_string_lossy()) {
+        if name.to_string_lossy().starts_with("PIPETOP_") {
             command.env_remove(&name);
         }
     }

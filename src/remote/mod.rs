@@ -1,6 +1,6 @@
 //! The client side of the feed: reading a server's `GET /events` for `pipetop attach` and
 //! `pipetop wait`, reconnecting with backoff and `Last-Event-ID`, so nothing is missed or
-//! seen twice.
+//! seen twice; or the NATS JetStream stream several receivers publish to ([`nats`]).
 //!
 //! The stream is read over ureq, which `pipetop send` already uses: server-sent events are
 //! lines of `field: value`, few enough rules that reading them by hand over a blocking
@@ -8,14 +8,15 @@
 //! a delivery's kept headers and a refusal's reason are cleaned again here, and the screens
 //! and the JSON printer clean the rest as they do for a local receiver.
 //!
-//! This is where a feed that is not a pipetop server would go too: [`Event`] is what a
-//! source yields, whatever it reads.
+//! [`Event`] is what a feed yields, whichever of the two it reads.
 
 pub mod attach;
+mod nats;
 mod sse;
 pub mod wait;
 
 use crate::delivery::{Delivery, Headers, Rejection};
+use crate::nats::NatsError;
 use crate::text::{clean, clean_long};
 use crate::tui::attached::Link;
 use std::ops::ControlFlow;
@@ -35,15 +36,19 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub enum Event {
     Accepted(Arc<Delivery>),
     Rejected(Rejection),
-    /// The history is in; what follows is live.
+    /// The history is in; what follows is live. Said again after each reconnection.
     Live,
+    /// Something in the feed that is not a delivery, skipped: one sentence, cleaned.
+    Foreign(String),
+    /// The server's deliveries not yet acked by NATS (`event: health`), when it changed.
+    Backlog(u64),
 }
 
 /// Why a feed could not be read; each message is one sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeedError {
     #[error(
-        "{0} is not a URL pipetop can attach to: it needs http:// or https://, e.g. https://pipetop.example.com"
+        "{0} is not a URL pipetop can attach to: it needs http://, https:// or nats://, e.g. https://pipetop.example.com"
     )]
     NoScheme(String),
     /// For good: a wrong token, a refused start.
@@ -54,13 +59,77 @@ pub enum FeedError {
     /// Worth another try.
     #[error("lost {0}: {1}")]
     Dropped(String, String),
+    #[error(transparent)]
+    Nats(#[from] NatsError),
 }
 
 impl FeedError {
     /// Trying again could help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, FeedError::Dropped(..))
+        match self {
+            FeedError::Dropped(..) => true,
+            FeedError::Nats(err) => err.is_transient(),
+            _ => false,
+        }
     }
+}
+
+/// Where a viewer reads deliveries: a pipetop server's feed, or the JetStream stream the
+/// receivers publish to.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Server(Server),
+    Nats(crate::nats::Link),
+}
+
+impl Feed {
+    /// A `nats://` or `tls://` URL is a stream, anything else a server.
+    pub fn is_nats_url(url: &str) -> bool {
+        let lower = url.trim().to_ascii_lowercase();
+        lower.starts_with("nats://") || lower.starts_with("tls://")
+    }
+
+    /// The URL to show, without credentials.
+    pub fn shown(&self) -> String {
+        match self {
+            Feed::Server(server) => server.shown(),
+            Feed::Nats(link) => format!("{} ({})", link.shown(), link.stream),
+        }
+    }
+
+    /// A warning when credentials would cross the network unencrypted.
+    pub fn cleartext_warning(&self) -> Option<String> {
+        match self {
+            Feed::Server(server) => server.cleartext_warning(),
+            Feed::Nats(link) => {
+                let url = link.url.trim();
+                let rest = url.get("nats://".len()..)?;
+                let (credentials, host) = rest.split('/').next()?.rsplit_once('@')?;
+                let far = url[..7].eq_ignore_ascii_case("nats://")
+                    && !credentials.is_empty()
+                    && !is_loopback(host);
+                far.then(|| {
+                    format!(
+                        "warning: {} is plain nats:// to another machine; its credentials travel in the clear (use tls://)",
+                        link.shown()
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// Whether the host of an authority (`host`, `host:port`, `[v6]:port`) is this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A pipetop server's feed: where it is and the token to show it.
@@ -106,16 +175,7 @@ impl Server {
         let authority = authority
             .rsplit_once('@')
             .map_or(authority, |(_, host)| host);
-        let host = if let Some(v6) = authority.strip_prefix('[') {
-            v6.split(']').next().unwrap_or(v6)
-        } else {
-            authority.split(':').next().unwrap_or(authority)
-        };
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        (!loopback).then(|| {
+        (!is_loopback(authority)).then(|| {
             format!(
                 "warning: {} is plain http to another machine; the viewer token travels in the clear (use https)",
                 self.shown()
@@ -164,11 +224,26 @@ pub enum Update {
     Event(Event),
 }
 
-/// Reads `server`'s feed from its start (the history after `after`, or within `since`), then
-/// live, until `each` breaks or the server refuses for good; a dropped connection is opened
-/// again after a backoff (1 s, doubling up to [`MAX_BACKOFF`]) with the last id seen, and
-/// ids already seen are skipped, so every delivery is reported once, in order.
+/// Reads `feed` from the start of its history (all of it, or what was received within
+/// `since`), then live, until `each` breaks or the feed refuses for good; a dropped
+/// connection is opened again after a backoff (1 s, doubling up to [`MAX_BACKOFF`]) after the
+/// last id seen, so every delivery is reported once, in order.
 pub fn follow(
+    feed: &Feed,
+    since: Option<Duration>,
+    each: impl FnMut(Update) -> ControlFlow<()>,
+) -> Result<(), FeedError> {
+    match feed {
+        Feed::Server(server) => {
+            let since = since.map(|since| format!("{}s", since.as_secs().max(1)));
+            follow_server(server, None, since.as_deref(), each)
+        }
+        Feed::Nats(link) => nats::follow(link, since, each),
+    }
+}
+
+/// [`follow`] for a pipetop server, after delivery `after` when there is one.
+fn follow_server(
     server: &Server,
     mut after: Option<u64>,
     since: Option<&str>,
@@ -256,5 +331,29 @@ mod tests {
         }
         let far = Server::new("http://10.0.0.5:8787", String::new()).unwrap();
         assert!(far.cleartext_warning().unwrap().contains("in the clear"));
+    }
+
+    #[test]
+    fn nats_credentials_to_another_machine_in_plain_nats_get_a_warning() {
+        let feed = |url: &str| {
+            Feed::Nats(crate::nats::Link {
+                url: url.into(),
+                creds: None,
+                stream: "PIPETOP".into(),
+                subject_prefix: "pipetop".into(),
+            })
+        };
+        let far = feed("nats://ci:pw@10.0.0.5:4222")
+            .cleartext_warning()
+            .unwrap();
+        assert!(far.contains("in the clear") && !far.contains("pw"), "{far}");
+        for quiet in [
+            "nats://ci:pw@127.0.0.1:4222",
+            "nats://10.0.0.5:4222",
+            "tls://ci:pw@10.0.0.5:4222",
+        ] {
+            assert_eq!(feed(quiet).cleartext_warning(), None, "{quiet}");
+        }
+        assert!(Feed::is_nats_url(" NATS://h") && !Feed::is_nats_url("https://h"));
     }
 }

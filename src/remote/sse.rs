@@ -146,6 +146,12 @@ impl Stream {
             if line.is_empty() {
                 let event = std::mem::take(&mut self.event);
                 let data = std::mem::take(&mut self.data);
+                if event == "health" {
+                    if let Some(backlog) = backlog(&data) {
+                        return Ok(Event::Backlog(backlog));
+                    }
+                    continue;
+                }
                 if data.is_empty() || !matches!(event.as_str(), "accepted" | "rejected") {
                     continue;
                 }
@@ -195,4 +201,16 @@ impl Stream {
             }
         }
     }
+}
+
+/// The NATS backlog an `event: health` carries; a health event this version does not
+/// understand is skipped.
+fn backlog(data: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Health {
+        nats_backlog: u64,
+    }
+    serde_json::from_str::<Health>(data)
+        .ok()
+        .map(|health| health.nats_backlog)
 }

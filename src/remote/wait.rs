@@ -5,7 +5,7 @@
 //! counts as finished once every job seen is final and nothing new has arrived for it for
 //! `--settle` (a later stage's first job would have arrived by then).
 
-use super::{Event, FeedError, Server, Update, follow};
+use super::{Event, Feed, FeedError, Update, follow};
 use crate::delivery::Delivery;
 use crate::gitee::{Source, Status};
 use crate::monitor::{StatusCounts, derive_status};
@@ -22,7 +22,9 @@ const TICK: Duration = Duration::from_millis(200);
 /// Which run to wait for, and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub server: Server,
+    pub feed: Feed,
+    /// Only the history received this recently.
+    pub since: Option<Duration>,
     /// A pipeline's name or id.
     pub pipeline: String,
     pub build: Option<u64>,
@@ -234,6 +236,10 @@ impl<'a> Runs<'a> {
     /// The history is in: with `--latest`, the latest run finished in it; otherwise a run
     /// whose jobs are all final already is not the next run.
     fn history_done(&mut self, now: DateTime<Utc>) -> Option<&Run> {
+        // A reconnection says so again: runs that finished meanwhile are not "before".
+        if self.live {
+            return self.done(now);
+        }
         self.live = true;
         let settle = self.options.settle;
         if self.options.build.is_some() {
@@ -262,9 +268,9 @@ impl<'a> Runs<'a> {
 pub fn run(options: &Options) -> Result<Outcome, FeedError> {
     let deadline = options.timeout.map(|timeout| Instant::now() + timeout);
     let (tx, rx) = mpsc::channel();
-    let server = options.server.clone();
+    let (feed, since) = (options.feed.clone(), options.since);
     std::thread::spawn(move || {
-        let ended = follow(&server, None, None, |update| match update {
+        let ended = follow(&feed, since, |update| match update {
             Update::Event(event) => match tx.send(Ok(event)) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(_) => ControlFlow::Break(()),
@@ -294,7 +300,13 @@ pub fn run(options: &Options) -> Result<Outcome, FeedError> {
                 Some(run) => Some(run),
                 None => runs.done(Utc::now()),
             },
-            Ok(Ok(Event::Rejected(_))) => None,
+            Ok(Ok(Event::Rejected(_) | Event::Backlog(_))) => None,
+            Ok(Ok(Event::Foreign(sentence))) => {
+                if !options.quiet {
+                    eprintln!("pipetop: {sentence}");
+                }
+                None
+            }
             Ok(Err(err)) => return Err(err),
             Err(RecvTimeoutError::Timeout) => runs.done(Utc::now()),
             Err(RecvTimeoutError::Disconnected) => return Ok(Outcome::TimedOut),
@@ -315,5 +327,50 @@ pub fn run(options: &Options) -> Result<Outcome, FeedError> {
             }
             return Ok(outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gitee::StatusCode;
+
+    fn options() -> Options {
+        let server = crate::remote::Server::new("http://127.0.0.1:1", String::new()).unwrap();
+        Options {
+            feed: Feed::Server(server),
+            since: None,
+            pipeline: "deploy".into(),
+            build: None,
+            branch: None,
+            commit: None,
+            latest: false,
+            timeout: None,
+            settle: Duration::from_secs(15),
+            quiet: true,
+        }
+    }
+
+    fn job(id: u64, status: &str) -> Delivery {
+        let mut delivery = crate::testing::delivery(id);
+        let job = &mut delivery.notification.job;
+        job.pipeline_name = Some("deploy".into());
+        job.build_number = Some(7);
+        job.status_code = Some(StatusCode(status.into()));
+        delivery
+    }
+
+    #[test]
+    fn a_run_that_finishes_while_the_feed_reconnects_is_still_the_next_run() {
+        let options = options();
+        let mut runs = Runs::new(&options);
+        let now = Utc::now();
+        assert!(runs.history_done(now).is_none());
+        runs.apply(&job(1, "FAIL"));
+        // The feed reconnected before the run settled: its history is in again.
+        assert!(runs.history_done(now).is_none());
+        let later = now + chrono::Duration::seconds(20);
+        let run = runs.done(later).expect("the run is found once it settles");
+        assert_eq!((run.build, run.status()), (Some(7), Status::Failed));
     }
 }

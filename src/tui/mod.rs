@@ -7,6 +7,7 @@
 //! With `PIPETOP_FRAME_LOG` set it also records each frame for benchmarks ([`frame_log`]).
 
 pub mod attached;
+mod focus;
 pub mod frame_log;
 pub mod help;
 pub mod keys;

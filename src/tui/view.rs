@@ -5,6 +5,8 @@
 //! item is filtered out or evicted, the first visible one stands in for it. Keys change the view
 //! and return an [`Errand`] for the loop to carry out; nothing here touches the terminal.
 
+pub use super::focus::Focus;
+use super::focus::moved;
 use super::keys::{self, Action};
 use crate::delivery::Progress;
 use crate::monitor::{
@@ -20,28 +22,6 @@ use std::time::{Duration, Instant};
 const FLASH: Duration = Duration::from_secs(3);
 /// Rows moved by PageUp and PageDown.
 const PAGE: usize = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    Pipelines,
-    Jobs,
-    Detail,
-    Log,
-}
-
-impl Focus {
-    const ORDER: [Focus; 4] = [Focus::Pipelines, Focus::Jobs, Focus::Detail, Focus::Log];
-
-    fn step(self, forward: bool) -> Focus {
-        let i = Focus::ORDER.iter().position(|f| *f == self).unwrap_or(0);
-        let n = Focus::ORDER.len();
-        Focus::ORDER[if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        }]
-    }
-}
 
 /// What the loop must do after a key, on the view's behalf: quit, or go out to the browser or
 /// the clipboard, which the view never touches itself.
@@ -577,34 +557,5 @@ impl View {
             self.run = (Some(next.build()) != latest).then_some(next.build());
             self.detail_scroll = 0;
         }
-    }
-}
-
-/// `index` moved by `delta` within `0..count`.
-fn moved(index: usize, delta: isize, count: usize) -> usize {
-    if count == 0 {
-        return 0;
-    }
-    index.saturating_add_signed(delta).min(count - 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn moving_saturates_at_both_ends() {
-        assert_eq!(moved(0, -1, 5), 0);
-        assert_eq!(moved(4, 1, 5), 4);
-        assert_eq!(moved(2, isize::MIN, 5), 0);
-        assert_eq!(moved(2, isize::MAX, 5), 4);
-        assert_eq!(moved(3, 1, 0), 0);
-    }
-
-    #[test]
-    fn focus_cycles_both_ways() {
-        assert_eq!(Focus::Pipelines.step(true), Focus::Jobs);
-        assert_eq!(Focus::Log.step(true), Focus::Pipelines);
-        assert_eq!(Focus::Pipelines.step(false), Focus::Log);
     }
 }

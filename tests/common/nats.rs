@@ -8,8 +8,10 @@
 //! machine, these tests say so and pass on a developer's machine, and fail in CI (`CI` set), so
 //! the README's `cargo test` works with only a Rust toolchain and CI never skips them.
 
-use super::scratch_dir;
-use std::path::PathBuf;
+use super::{Server, WAIT, pipetop, scratch_dir};
+use pipetop::send::{JobFields, notification_body};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -176,4 +178,82 @@ pub fn unique(what: &str) -> (String, String) {
         format!("{}_{id}_{n}", what.to_ascii_uppercase()),
         format!("{}-{id}-{n}", what.to_ascii_lowercase()),
     )
+}
+
+/// The secret of the receivers in the NATS tests.
+pub const SECRET: &str = "nats-secret";
+
+/// A receiver with its journal in `dir`, publishing to `url`'s stream `stream` under `prefix`.
+pub fn receiver(dir: &Path, listen: &str, url: &str, stream: &str, prefix: &str) -> Server {
+    let journal = dir.join("journal.jsonl");
+    let journal = journal.to_str().expect("a UTF-8 path");
+    let args = [
+        "--journal",
+        journal,
+        "--secret",
+        SECRET,
+        "--nats",
+        url,
+        "--nats-stream",
+        stream,
+        "--nats-subject-prefix",
+        prefix,
+        "--nats-timeout",
+        "300ms",
+    ];
+    Server::start_listening(pipetop(), listen, &args)
+}
+
+/// The body of delivery `n` of sender `who`: its job is named `who-n`, five digits.
+pub fn body(who: &str, n: u32) -> Vec<u8> {
+    notification_body(&JobFields {
+        status: "RUNNING".into(),
+        pipeline: format!("pipeline-{who}"),
+        stage: "Build".into(),
+        job: format!("{who}-{n:05}"),
+        build: 1,
+        ..JobFields::default()
+    })
+}
+
+/// Posts; `Some(status)` when answered at all.
+pub fn post(base: &str, timestamp: &str, body: &[u8]) -> Option<u16> {
+    let token = pipetop::gitee::signature::sign(SECRET, timestamp);
+    let url = format!("{base}/webhook");
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-gitee-token", token.as_str()),
+        ("x-gitee-timestamp", timestamp),
+    ];
+    super::try_request("POST", &url, &headers, body).map(|reply| reply.status)
+}
+
+/// `/healthz`'s `nats` object, once it answers.
+pub fn nats_health(base: &str) -> Value {
+    let reply = super::request("GET", &format!("{base}/healthz"), &[], b"");
+    reply.body["nats"].clone()
+}
+
+/// Waits until the receiver's backlog is 0 and it is connected.
+pub fn caught_up(base: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let health = nats_health(base);
+        if health["backlog"] == 0 && health["connected"] == true {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never caught up: {health}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The first `x-NNNNN` job name in `text`.
+pub fn job_name(text: &str) -> Option<String> {
+    text.split('"')
+        .find(|part| {
+            part.len() == 7
+                && part.as_bytes()[1] == b'-'
+                && part[2..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(str::to_owned)
 }
