@@ -107,11 +107,13 @@ impl Follower {
         Ok(out)
     }
 
-    /// Moves whole lines from `partial` to `out`; false when there was none.
+    /// Moves whole lines from `partial` to `out`, at most `max` more messages; false when
+    /// there was none.
     fn take_lines(&mut self, link: &Link, after: u64, max: usize, out: &mut Vec<Message>) -> bool {
+        let full = out.len().saturating_add(max);
         let mut start = 0;
         let mut any = false;
-        while out.len() < max {
+        while out.len() < full {
             let Some(end) = self.partial[start..].iter().position(|&b| b == b'\n') else {
                 break;
             };
@@ -195,4 +197,53 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn link() -> Link {
+        Link {
+            url: "nats://127.0.0.1:4222".into(),
+            creds: None,
+            stream: "PIPETOP".into(),
+            subject_prefix: "pipetop".into(),
+        }
+    }
+
+    fn write_lines(path: &Path, ids: std::ops::RangeInclusive<u64>) {
+        let mut file = File::create(path).unwrap();
+        for id in ids {
+            let line = crate::store::journal::line(&crate::testing::delivery(id), None).unwrap();
+            file.write_all(&line).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_backlog_across_a_rotation_is_read_whole_in_batches() {
+        // Many 64 KiB reads of the previous file, batches of every size the publisher asks
+        // for, and a start in the middle of the previous file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        write_lines(&previous_path(&path), 1..=3000);
+        write_lines(&path, 3001..=3500);
+        for batch in [1, 2, 7, 256] {
+            let mut follower = Follower::open(&path).unwrap();
+            let mut after = 100;
+            loop {
+                let messages = follower.next(&link(), after, batch).unwrap();
+                if messages.is_empty() {
+                    break;
+                }
+                assert!(messages.len() <= batch);
+                for message in messages {
+                    assert_eq!(message.id, after + 1, "batches of {batch}");
+                    after = message.id;
+                }
+            }
+            assert_eq!(after, 3500, "batches of {batch}");
+        }
+    }
 }
