@@ -5,16 +5,20 @@
 #            DURATION): deliveries/s of each, and the ratio of the medians; after each --nats
 #            round, the stream must hold every delivery the receiver accepted;
 #   catchup  an outage of OUTAGE deliveries: NATS stopped, OUTAGE deliveries posted (every one
-#            must be answered 2xx; their answer latency is the outage's), NATS started again on
-#            the same port with the same storage, and the time until /healthz says backlog 0
-#            and the stream holds them all, from which the catch-up rate;
-#   viewer   answered -> seen by `pipetop attach --headless nats://…` at 1,000 deliveries/s,
-#            journaled (only with a pipetop whose attach takes nats:// URLs).
+#            must be answered 2xx; their answer latency is the outage's, and when /healthz
+#            first says connected false), NATS started again on the same port with the same
+#            storage, and the time until /healthz says backlog 0 and the stream holds them all,
+#            from which the catch-up rate;
+#   viewer   answered -> seen by `pipetop attach --headless nats://…` at VIEWER_RATE
+#            deliveries/s, journaled, on a fresh stream (so the viewer's ids, stream sequences,
+#            are the receiver's delivery ids); only with a pipetop whose attach takes nats://.
+# The script exits 1 if the stream ever holds fewer deliveries than were answered.
 #
 #   bench/nats.sh [ingest|catchup|viewer|all]
 #
 # Knobs (environment): ROUNDS (3), CONNECTIONS (32), DURATION (10s), OUTAGE (100000),
 # OUTAGE_RATE (unset: post the outage's deliveries as fast as they go; N: at N a second),
+# VIEWER_RATE (1000), ASYNC (1: the ingest rounds also run `--nats --nats-async`),
 # NATS_SERVER (nats-server on the PATH, or Debian's /usr/sbin/nats-server).
 #
 # Each part starts its own `nats-server -js` on a free loopback port (-p -1 -m -1, read back
@@ -33,6 +37,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 DURATION=${DURATION:-10s}
 OUTAGE=${OUTAGE:-100000}
 OUTAGE_RATE=${OUTAGE_RATE:-}
+VIEWER_RATE=${VIEWER_RATE:-1000}
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 BIN=target/release/pipetop
 LOAD=target/release/examples/loadgen
@@ -56,7 +61,9 @@ WORK=$(mktemp -d)
 JOURNAL=$WORK/journal.jsonl
 SERVER=
 NATS_PID=
+FAILED=
 ATTACH=
+WATCHER=
 
 stop_pid() {
     kill "$1" 2>/dev/null || true
@@ -80,7 +87,7 @@ stop_attach() {
         ATTACH=
     fi
 }
-trap 'stop_attach; stop_server; stop_nats; rm -rf "$WORK"' EXIT
+trap '[ -z "$WATCHER" ] || stop_pid "$WATCHER"; stop_attach; stop_server; stop_nats; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
@@ -118,6 +125,16 @@ start_nats() {
     NATS_URL=$(json "$ports" 'j["nats"][0]')
     NATS_MON=$(json "$ports" 'j["monitoring"][0]')
     NATS_PORT=${NATS_URL##*:}
+}
+
+# cpu PID: CPU seconds the process has used so far (user + system).
+cpu() {
+    awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# cores BEFORE AFTER SECONDS: CPU seconds used over SECONDS of wall time, as cores.
+cores() {
+    python3 -c 'import sys; b, a, t = map(float, sys.argv[1:]); print(f"{(a - b) / t:.2f} cores")' "$@"
 }
 
 # A fresh NATS (empty storage) for the next measurement.
@@ -183,44 +200,66 @@ load() {
 }
 
 ingest() {
-    local plain=() nats=()
+    local modes=(plain nats)
+    [ "${ASYNC:-0}" = 1 ] && modes+=(async)
+    declare -A rates=()
     for round in $(seq "$ROUNDS"); do
-        for mode in plain nats; do
-            if [ "$mode" = nats ]; then
-                fresh_nats
-                start_server --nats "$NATS_URL"
-            else
-                start_server
-            fi
+        for mode in "${modes[@]}"; do
+            case "$mode" in
+                plain) start_server ;;
+                nats)
+                    fresh_nats
+                    start_server --nats "$NATS_URL"
+                    ;;
+                async)
+                    fresh_nats
+                    start_server --nats "$NATS_URL" --nats-async
+                    ;;
+            esac
+            local serve_cpu nats_cpu=0 began
+            serve_cpu=$(cpu "$SERVER")
+            [ "$mode" = plain ] || nats_cpu=$(cpu "$NATS_PID")
+            began=$(now)
             load "ingest-$round-$mode" --warmup 1s --duration "$DURATION"
-            local file=$RESULTS/ingest-$round-$mode.json rate
-            rate=$(json "$file" 'round(j["rps"])')
-            local line
+            local file=$RESULTS/ingest-$round-$mode.json line took
+            took=$(since "$began")
+            rates[$mode]+=" $(json "$file" 'round(j["rps"])')"
             line="round $round, $mode: $(summary "$file")"
-            if [ "$mode" = nats ]; then
-                nats+=("$rate")
+            line+="; CPU: serve $(cores "$serve_cpu" "$(cpu "$SERVER")" "$took")"
+            [ "$mode" = plain ] || line+=", nats-server $(cores "$nats_cpu" "$(cpu "$NATS_PID")" "$took")"
+            if [ "$mode" != plain ]; then
                 local accepted stored
                 wait_backlog 60 || say "round $round: backlog not 0 after 60 s: $(health)"
                 accepted=$(health_field accepted)
                 stored=$(stream_messages)
                 line+="; stream holds $stored of $accepted accepted"
+                if [ "$stored" != "$accepted" ]; then
+                    line+=" (LOST)"
+                    FAILED=1
+                fi
                 health >"$RESULTS/ingest-$round-$mode.healthz"
                 stop_server
                 stop_nats
             else
-                plain+=("$rate")
                 stop_server
             fi
             echo "$line"
         done
     done
-    python3 - "${plain[*]}" "${nats[*]}" <<'EOF'
+    python3 - "${rates[plain]}" "${rates[nats]}" "${rates[async]:-}" <<'EOF'
 import statistics, sys
+names = {"nats": "--nats", "async": "--nats --nats-async"}
 plain = [float(x) for x in sys.argv[1].split()]
-nats = [float(x) for x in sys.argv[2].split()]
-p, n = statistics.median(plain), statistics.median(nats)
-print(f"median: journaled {p:.0f} deliveries/s, journaled + --nats {n:.0f} deliveries/s, ratio {n / p:.2f}"
-      f" (rounds: {min(n_ / p_ for p_, n_ in zip(plain, nats)):.2f}-{max(n_ / p_ for p_, n_ in zip(plain, nats)):.2f})")
+p = statistics.median(plain)
+print(f"median: journaled {p:.0f} deliveries/s")
+for name, arg in zip(("nats", "async"), sys.argv[2:]):
+    rates = [float(x) for x in arg.split()]
+    if not rates:
+        continue
+    n = statistics.median(rates)
+    ratios = [r / q for q, r in zip(plain, rates)]
+    print(f"median: journaled {names[name]} {n:.0f} deliveries/s, ratio {n / p:.2f}"
+          f" (rounds: {min(ratios):.2f}-{max(ratios):.2f})")
 EOF
 }
 
@@ -235,7 +274,21 @@ catchup() {
     before=$(stream_messages)
     echo "before the outage: stream holds $before, /healthz $(health)"
 
+    local stopped
+    stopped=$(now)
     stop_nats
+    # Until the publisher finds NATS gone (an ack that does not come), answers wait for the
+    # ack up to --nats-timeout; when it says so, /healthz says connected false.
+    (
+        for _ in $(seq 1200); do
+            if [[ $(health || true) == *'"connected":false'* ]]; then
+                since "$stopped" >"$WORK/down"
+                break
+            fi
+            sleep 0.05
+        done
+    ) &
+    WATCHER=$!
     local rate_args=() how="as fast as they go"
     if [ -n "$OUTAGE_RATE" ]; then
         rate_args=(--rate "$OUTAGE_RATE")
@@ -244,6 +297,9 @@ catchup() {
     load catchup-outage --warmup 0s --duration 280s --requests "$OUTAGE" "${rate_args[@]}"
     local file=$RESULTS/catchup-outage.json
     echo "NATS down, posted $how: $(summary "$file")"
+    wait "$WATCHER" || true
+    WATCHER=
+    echo "the receiver said NATS down (/healthz connected false) $(cat "$WORK/down" 2>/dev/null || echo '?') s after NATS stopped"
     echo "after the outage: /healthz $(health)"
     local files=("$JOURNAL")
     [ -e "$JOURNAL.1" ] && files+=("$JOURNAL.1")
@@ -258,8 +314,9 @@ catchup() {
     start_nats "$port" "$monitor"
     up=$(since "$start")
     # Polled every 0.1 s for at most 5 minutes: when NATS is ready, when the receiver sees it,
-    # when its backlog is 0, when the stream holds every delivery.
-    for _ in $(seq 3000); do
+    # when its backlog is 0; then, for at most 10 s more, until the stream holds every delivery.
+    local deadline=$((SECONDS + 300)) settled=
+    while [ "$SECONDS" -lt "$deadline" ]; do
         local text
         text=$(health || true)
         if [ -z "$connected" ] && [[ $text == *'"connected":true'* ]]; then
@@ -267,10 +324,13 @@ catchup() {
         fi
         if [ -z "$drained" ] && [[ $text == *'"backlog":0,'* || $text == *'"backlog":0}'* ]]; then
             drained=$(since "$start")
+            settled=$((SECONDS + 10))
         fi
         if [ -n "$drained" ]; then
             stored=$(stream_messages || true)
-            [ "$stored" = "$target" ] && break
+            if [ "$stored" = "$target" ] || [ "$SECONDS" -ge "$settled" ]; then
+                break
+            fi
         fi
         sleep 0.1
     done
@@ -279,23 +339,95 @@ catchup() {
     health >"$RESULTS/catchup-after.healthz"
     [ -n "$drained" ] || die "backlog not 0 after 5 minutes: $(health)"
     echo "NATS started again: ready after ${up} s, receiver connected after ${connected:-?} s, backlog 0 after ${drained} s, stream holds ${stored} of ${target} after ${all} s"
-    python3 - "$backlog" "$up" "$drained" <<'EOF'
+    if [ "$stored" != "$target" ]; then
+        echo "LOST: /healthz says backlog 0, but the stream holds $stored of the $target deliveries answered"
+        FAILED=1
+    fi
+    python3 - "$backlog" "$up" "${connected:-$up}" "$drained" <<'EOF'
 import sys
-backlog, up, drained = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-print(f"catch-up: {backlog} deliveries in {drained:.2f} s from the restart: {backlog / drained:.0f}/s"
-      f" ({backlog / (drained - up):.0f}/s from when NATS was ready)")
+backlog = int(sys.argv[1])
+up, connected, drained = (float(x) for x in sys.argv[2:])
+print(f"catch-up: {backlog} deliveries in {drained:.2f} s from the restart: {backlog / drained:.0f}/s;"
+      f" {backlog / (drained - up):.0f}/s from when NATS was ready,"
+      f" {backlog / max(drained - connected, 0.01):.0f}/s from when the receiver said it connected")
 EOF
     grep -h "pipetop:" "$WORK/serve.err" | grep -i nats >"$RESULTS/catchup-serve.err" || true
     stop_server
     stop_nats
 }
 
+# Reads `attach --headless` lines on stdin and writes `<id> <unix micros>` for each as it
+# arrives.
+STAMP='
+import re, sys, time
+id_of = re.compile(rb"\"id\":(\d+)")
+for line in sys.stdin.buffer:
+    now = time.time_ns() // 1000
+    found = id_of.search(line)
+    if found:
+        sys.stdout.write(f"{found.group(1).decode()} {now}\n")
+sys.stdout.flush()
+'
+
 viewer() {
-    if ! "$BIN" attach --help 2>/dev/null | grep -qi 'nats://'; then
+    if ! "$BIN" attach --help 2>/dev/null | grep -q 'nats://'; then
         echo "viewer: skipped, this pipetop's attach takes no nats:// URL"
         return
     fi
-    echo "viewer: not measured yet by this script"
+    viewer_run nats
+    [ "${ASYNC:-0}" = 1 ] && viewer_run async
+    return 0
+}
+
+# viewer_run nats|async: one viewer run, answers waiting for the ack or not (--nats-async).
+viewer_run() {
+    local mode=$1 extra=()
+    [ "$mode" = async ] && extra=(--nats-async)
+    # A fresh stream and a fresh journal: the viewer's ids (stream sequences) are then the
+    # receiver's delivery ids, which loadgen's --answers file has.
+    fresh_nats
+    start_server --nats "$NATS_URL" "${extra[@]}"
+    rm -f "$WORK/attach.fifo"
+    mkfifo "$WORK/attach.fifo"
+    python3 -c "$STAMP" <"$WORK/attach.fifo" >"$RESULTS/viewer-$mode-arrivals" &
+    local stamp=$!
+    "$BIN" attach --headless "$NATS_URL" >"$WORK/attach.fifo" 2>"$RESULTS/viewer-$mode-attach.err" &
+    ATTACH=$!
+    sleep 2
+    load "viewer-$mode" --rate "$VIEWER_RATE" --warmup 1s --duration 12s --answers "$RESULTS/viewer-$mode-answers"
+    echo "viewer ($mode), posts at $VIEWER_RATE/s: $(summary "$RESULTS/viewer-$mode.json")"
+    local accepted
+    accepted=$(health_field accepted)
+    for _ in $(seq 150); do
+        [ "$(wc -l <"$RESULTS/viewer-$mode-arrivals")" -ge "$accepted" ] && break
+        sleep 0.1
+    done
+    stop_attach
+    wait "$stamp" || true
+    python3 - "$RESULTS/viewer-$mode-answers" "$RESULTS/viewer-$mode-arrivals" <<'EOF' || FAILED=1
+import sys
+answers = {}
+for line in open(sys.argv[1]):
+    key, micros = line.split()
+    answers[int(key)] = int(micros)
+arrived, order = {}, []
+for line in open(sys.argv[2]):
+    key, micros = line.split()
+    order.append(int(key))
+    arrived.setdefault(int(key), int(micros))
+late = sorted((arrived[key] - answers[key]) / 1000 for key in answers if key in arrived)
+missing = sum(1 for key in answers if key not in arrived)
+out_of_order = sum(1 for a, b in zip(order, order[1:]) if b != a + 1)
+def q(share):
+    return late[min(len(late) - 1, int(share * len(late)))]
+print(f"answered -> seen by attach --headless nats://: p50 {q(0.5):.2f} ms, p99 {q(0.99):.2f} ms,"
+      f" max {late[-1]:.2f} ms, min {late[0]:.2f} ms over {len(late)} deliveries"
+      f" ({sum(1 for x in late if x < 0)} seen before loadgen had read their answer);"
+      f" missing {missing}, repeats {len(order) - len(arrived)}, gaps or reorderings {out_of_order}")
+sys.exit(1 if missing or not late else 0)
+EOF
+    stop_server
+    stop_nats
 }
 
 case "$WHAT" in
@@ -309,3 +441,4 @@ case "$WHAT" in
         ;;
 esac
 echo "raw output: $RESULTS"
+[ -z "$FAILED" ]
