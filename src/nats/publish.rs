@@ -47,9 +47,15 @@ pub struct Gate {
     journaled: AtomicU64,
     wake: Notify,
     connected: AtomicBool,
+    /// The last id acked when an answer last waited the whole `--nats-timeout` ([`NOT_STALLED`]
+    /// when none has since the stream acked more).
+    stalled_at: AtomicU64,
     timeout: Duration,
     wait: bool,
 }
+
+/// [`Gate::stalled_at`] when answers may wait.
+const NOT_STALLED: u64 = u64::MAX;
 
 impl Gate {
     /// `journaled`: the last id in the journal; `acked`: the last one the stream acked.
@@ -59,6 +65,7 @@ impl Gate {
             journaled: AtomicU64::new(journaled),
             wake: Notify::new(),
             connected: AtomicBool::new(false),
+            stalled_at: AtomicU64::new(NOT_STALLED),
             timeout,
             wait,
         })
@@ -72,15 +79,31 @@ impl Gate {
 
     /// Waits until the stream has delivery `id`, at most `--nats-timeout`, and not at all
     /// with `--nats-async`, while NATS does not answer, or behind a long backlog.
+    ///
+    /// Once one answer has waited the whole timeout, the next ones do not wait until the
+    /// stream acks something again: an outage costs one timeout, not one per answer until
+    /// the client notices the connection is gone.
     pub async fn published(&self, id: u64) {
         if !self.wait || !self.connected.load(Ordering::Relaxed) {
             return;
         }
         let mut acked = self.acked.subscribe();
-        if id.saturating_sub(*acked.borrow()) > WAIT_BEHIND {
+        let now_acked = *acked.borrow();
+        let stalled_at = self.stalled_at.load(Ordering::Relaxed);
+        if stalled_at != NOT_STALLED {
+            if now_acked <= stalled_at {
+                return;
+            }
+            self.stalled_at.store(NOT_STALLED, Ordering::Relaxed);
+        }
+        if id.saturating_sub(now_acked) > WAIT_BEHIND {
             return;
         }
-        let _ = tokio::time::timeout(self.timeout, acked.wait_for(|acked| *acked >= id)).await;
+        let waited = tokio::time::timeout(self.timeout, acked.wait_for(|acked| *acked >= id)).await;
+        if waited.is_err() {
+            let acked = *self.acked.borrow();
+            self.stalled_at.store(acked, Ordering::Relaxed);
+        }
     }
 
     /// Deliveries journaled and not yet acked by the stream.
@@ -374,5 +397,58 @@ async fn settle(js: &jetstream::Context) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    /// How long `published(id)` held its answer, in the test's paused time.
+    async fn held(gate: &Gate, id: u64) -> Duration {
+        let start = Instant::now();
+        gate.published(id).await;
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_one_answer_waits_the_whole_timeout_the_next_do_not_until_the_stream_acks_again()
+    {
+        let timeout = Duration::from_millis(2000);
+        let gate = Gate::new(10, 0, timeout, true);
+        gate.connected.store(true, Ordering::Relaxed);
+        assert_eq!(held(&gate, 1).await, timeout, "no ack: the whole timeout");
+        assert_eq!(held(&gate, 2).await, Duration::ZERO, "stalled: no wait");
+        assert_eq!(held(&gate, 3).await, Duration::ZERO);
+        gate.acked.send_replace(3);
+        assert_eq!(held(&gate, 3).await, Duration::ZERO, "acked already");
+        assert_eq!(
+            held(&gate, 4).await,
+            timeout,
+            "acks came again: answers wait again"
+        );
+        let acking = {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                gate.acked.send_replace(5);
+            })
+        };
+        assert_eq!(held(&gate, 5).await, Duration::ZERO, "still stalled at 3");
+        acking.await.unwrap();
+        let acking = {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                gate.acked.send_replace(6);
+            })
+        };
+        assert_eq!(
+            held(&gate, 6).await,
+            Duration::from_millis(30),
+            "waits for its ack"
+        );
+        acking.await.unwrap();
     }
 }
