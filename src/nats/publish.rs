@@ -47,6 +47,9 @@ pub struct Gate {
     journaled: AtomicU64,
     wake: Notify,
     connected: AtomicBool,
+    /// The client's own word on its connection: false from the moment it loses it until it
+    /// has reconnected, which it knows long before an ack times out.
+    online: Arc<AtomicBool>,
     /// The last id acked when an answer last waited the whole `--nats-timeout` ([`NOT_STALLED`]
     /// when none has since the stream acked more).
     stalled_at: AtomicU64,
@@ -58,13 +61,21 @@ pub struct Gate {
 const NOT_STALLED: u64 = u64::MAX;
 
 impl Gate {
-    /// `journaled`: the last id in the journal; `acked`: the last one the stream acked.
-    pub fn new(journaled: u64, acked: u64, timeout: Duration, wait: bool) -> Arc<Gate> {
+    /// `journaled`: the last id in the journal; `acked`: the last one the stream acked;
+    /// `online`: the client's word on its connection, as [`connect`] keeps it.
+    pub fn new(
+        journaled: u64,
+        acked: u64,
+        timeout: Duration,
+        wait: bool,
+        online: Arc<AtomicBool>,
+    ) -> Arc<Gate> {
         Arc::new(Gate {
             acked: watch::channel(acked.min(journaled)).0,
             journaled: AtomicU64::new(journaled),
             wake: Notify::new(),
             connected: AtomicBool::new(false),
+            online,
             stalled_at: AtomicU64::new(NOT_STALLED),
             timeout,
             wait,
@@ -84,7 +95,7 @@ impl Gate {
     /// stream acks something again: an outage costs one timeout, not one per answer until
     /// the client notices the connection is gone.
     pub async fn published(&self, id: u64) {
-        if !self.wait || !self.connected.load(Ordering::Relaxed) {
+        if !self.wait || !self.connected() {
             return;
         }
         let mut acked = self.acked.subscribe();
@@ -113,8 +124,9 @@ impl Gate {
             .saturating_sub(*self.acked.borrow())
     }
 
+    /// Publishing, on a connection the client holds.
     pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.connected.load(Ordering::Relaxed) && self.online.load(Ordering::Relaxed)
     }
 
     /// What `/healthz` says of NATS.
@@ -164,9 +176,23 @@ fn write_cursor(path: &Path, id: u64) {
 }
 
 /// Connects, and checks or creates the stream; at start, only an unreachable server is
-/// not the end (the deliveries wait in the journal).
-pub async fn connect(link: &Link, tolerance: Duration) -> Result<jetstream::Context, NatsError> {
-    let client = link.connect().await?;
+/// not the end (the deliveries wait in the journal). `online` follows the client's word on
+/// its connection.
+pub async fn connect(
+    link: &Link,
+    tolerance: Duration,
+    online: &Arc<AtomicBool>,
+) -> Result<jetstream::Context, NatsError> {
+    let online = Arc::clone(online);
+    let options = link.options().await?.event_callback(move |event| {
+        match event {
+            async_nats::Event::Disconnected => online.store(false, Ordering::Relaxed),
+            async_nats::Event::Connected => online.store(true, Ordering::Relaxed),
+            _ => {}
+        }
+        async {}
+    });
+    let client = link.connect_with(options).await?;
     let mut js = jetstream::new(client);
     js.set_timeout(ACK_TIMEOUT);
     stream::ensure(&js, link, tolerance).await?;
@@ -194,7 +220,8 @@ pub async fn start(setup: Setup) -> Result<Arc<Gate>, NatsError> {
     setup.link.checked()?;
     setup.link.options().await?;
     let mut said = None;
-    let js = match connect(&setup.link, setup.tolerance).await {
+    let online = Arc::new(AtomicBool::new(true));
+    let js = match connect(&setup.link, setup.tolerance, &online).await {
         Ok(js) => {
             eprintln!(
                 "pipetop: publishing deliveries to NATS at {}, stream {}, subjects {}",
@@ -223,7 +250,7 @@ pub async fn start(setup: Setup) -> Result<Arc<Gate>, NatsError> {
             setup.last_id
         }
     };
-    let gate = Gate::new(setup.last_id, acked, setup.timeout, setup.wait);
+    let gate = Gate::new(setup.last_id, acked, setup.timeout, setup.wait, online);
     let publisher = Publisher {
         link: setup.link,
         tolerance: setup.tolerance,
@@ -251,7 +278,7 @@ impl Publisher {
         let mut careful_until = 0;
         loop {
             let Some(context) = js.clone() else {
-                match connect(&self.link, self.tolerance).await {
+                match connect(&self.link, self.tolerance, &self.gate.online).await {
                     Ok(context) => js = Some(context),
                     Err(err) => {
                         self.say_once(&mut said, err.to_string());
@@ -416,7 +443,7 @@ mod tests {
     async fn after_one_answer_waits_the_whole_timeout_the_next_do_not_until_the_stream_acks_again()
     {
         let timeout = Duration::from_millis(2000);
-        let gate = Gate::new(10, 0, timeout, true);
+        let gate = Gate::new(10, 0, timeout, true, Arc::new(AtomicBool::new(true)));
         gate.connected.store(true, Ordering::Relaxed);
         assert_eq!(held(&gate, 1).await, timeout, "no ack: the whole timeout");
         assert_eq!(held(&gate, 2).await, Duration::ZERO, "stalled: no wait");
