@@ -358,13 +358,20 @@ impl Publisher {
                 }
             }
             let Some((id, ack)) = in_flight.pop_front() else {
-                if written.0 < acked {
+                // Caught up: the cursor is written at most every CURSOR_EVERY, as while acks
+                // come (a busy feed catches up thousands of times a second).
+                if written.0 < acked && written.1.elapsed() >= CURSOR_EVERY {
                     write_cursor(cursor, acked);
                     written = (acked, Instant::now());
                 }
+                let idle = if written.0 < acked {
+                    CURSOR_EVERY.saturating_sub(written.1.elapsed())
+                } else {
+                    Duration::from_secs(1)
+                };
                 tokio::select! {
                     () = self.gate.wake.notified() => {}
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = tokio::time::sleep(idle) => {}
                 }
                 continue;
             };
