@@ -24,6 +24,10 @@ pub const DEFAULT_SUBJECT_PREFIX: &str = "pipetop";
 /// How long connecting may take before the server counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest wait between a lost connection's reconnection attempts. The client's own
+/// backoff grows to 4 s, which was most of the catch-up after a long outage (BENCHMARKS.md).
+pub const RECONNECT_MAX: Duration = Duration::from_secs(1);
+
 /// Where the stream is and how to reach it.
 #[derive(Clone)]
 pub struct Link {
@@ -85,12 +89,15 @@ impl Link {
         shown(&self.url)
     }
 
-    /// The options every pipetop connection uses: its name, the credentials file, and the
-    /// connect timeout.
+    /// The options every pipetop connection uses: its name, the credentials file, the
+    /// connect timeout and the reconnection backoff.
     pub async fn options(&self) -> Result<ConnectOptions, NatsError> {
         let options = ConnectOptions::new()
             .name("pipetop")
-            .connection_timeout(CONNECT_TIMEOUT);
+            .connection_timeout(CONNECT_TIMEOUT)
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(250u64.saturating_mul(attempts as u64)).min(RECONNECT_MAX)
+            });
         match &self.creds {
             Some(path) => {
                 let creds_error = |reason: String| NatsError::Creds {
