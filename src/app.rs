@@ -258,8 +258,7 @@ async fn run(
             tokio::spawn(publish::tee(Arc::clone(&gate), teed, out));
             bound = bound.publishing(Arc::clone(&gate));
             if let Some(hub) = &hub {
-                let gate = Arc::clone(&gate);
-                hub.report_backlog(Arc::new(move || gate.backlog()));
+                hub.publishing(Arc::clone(&gate));
             }
             (tee, Some(gate))
         }

@@ -192,8 +192,8 @@ async fn follow(
     loop {
         let first = tokio::select! {
             frame = live.recv() => frame,
-            _ = health.tick(), if hub.backlog.get().is_some() => {
-                let backlog = hub.backlog.get().map_or(0, |backlog| backlog());
+            _ = health.tick(), if hub.publisher.get().is_some() => {
+                let backlog = hub.publisher.get().map_or(0, |gate| gate.backlog());
                 if backlog != backlog_sent {
                     backlog_sent = backlog;
                     if tx.send(Frame::health(backlog)).await.is_err() {

@@ -18,6 +18,7 @@ pub mod history;
 pub mod token;
 
 use crate::delivery::Ingest;
+use crate::nats::publish::Gate;
 use axum::body::Bytes;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -93,12 +94,9 @@ pub struct Hub {
     viewers: Arc<Semaphore>,
     max_viewers: usize,
     closing: watch::Sender<bool>,
-    /// The NATS backlog, once a publisher reports it (`--nats`).
-    backlog: OnceLock<Count>,
+    /// The publisher whose backlog viewers are told (`--nats`), once it has started.
+    publisher: OnceLock<Arc<Gate>>,
 }
-
-/// Reads a count when it is asked for.
-pub type Count = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 impl Hub {
     /// A hub reading history from `journal` (none: live only), admitting `max_viewers`.
@@ -111,13 +109,13 @@ impl Hub {
             viewers: Arc::new(Semaphore::new(max_viewers)),
             max_viewers,
             closing: watch::channel(false).0,
-            backlog: OnceLock::new(),
+            publisher: OnceLock::new(),
         })
     }
 
-    /// Where viewers read the receiver's NATS backlog from; the first call counts.
-    pub fn report_backlog(&self, backlog: Count) {
-        let _ = self.backlog.set(backlog);
+    /// The publisher whose NATS backlog viewers are told; the first call counts.
+    pub fn publishing(&self, gate: Arc<Gate>) {
+        let _ = self.publisher.set(gate);
     }
 
     pub fn token(&self) -> &ViewerToken {

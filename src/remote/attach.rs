@@ -1,6 +1,7 @@
 //! `pipetop attach URL`: the terminal UI, or the JSON-lines printer, fed from a server's feed
-//! or the NATS stream instead of a local receiver. The feed is read on a thread of its own ([`super::follow`]);
-//! the screen keeps working while it reconnects, and its header says how the link is.
+//! or the NATS stream instead of a local receiver. The feed is read on a thread of its own
+//! ([`super::follow`]); the screen keeps working while it reconnects, and its header says how
+//! the link is.
 
 use super::{Event, Feed, FeedError, Update, follow};
 use crate::delivery::{CHANNEL_CAPACITY, Ingest, Rejection};
