@@ -484,5 +484,9 @@ mod tests {
             "waits for its ack"
         );
         acking.await.unwrap();
+        // The client has lost its connection: nobody waits, and /healthz says so at once.
+        gate.online.store(false, Ordering::Relaxed);
+        assert_eq!(held(&gate, 7).await, Duration::ZERO);
+        assert_eq!(gate.health()["connected"], false);
     }
 }
