@@ -5,7 +5,7 @@
 mod common;
 
 use common::nats::{
-    Nats, NatsServer, body, caught_up, job_name, nats_health, post, receiver, unique,
+    Nats, NatsServer, body, caught_up, job_name, nats_health, post, post_to_both, receiver, unique,
 };
 use common::{Server, WAIT, fresh_timestamp, pipetop, run, scratch_dir};
 use serde_json::Value;
@@ -93,21 +93,7 @@ fn two_receivers_store_one_delivery_once_and_distinct_ones_each_once() {
     let b = receiver(&dir_b, "127.0.0.1:0", &url, &stream, &prefix);
     let (base_a, base_b) = (a.url(""), b.url(""));
 
-    // The same delivery reaching both receivers, as a redelivery through a load balancer.
-    let timestamp = fresh_timestamp();
-    let same = body("s", 0);
-    assert_eq!(post(&base_a, &timestamp, &same), Some(200));
-    assert_eq!(post(&base_b, &timestamp, &same), Some(200));
-    let mut answered = vec!["s-00000".to_owned()];
-    for n in 0..40 {
-        let (base, who) = if n % 2 == 0 {
-            (&base_a, "a")
-        } else {
-            (&base_b, "b")
-        };
-        assert_eq!(post(base, &fresh_timestamp(), &body(who, n)), Some(200));
-        answered.push(format!("{who}-{n:05}"));
-    }
+    let answered = post_to_both(&base_a, &base_b, 40);
     caught_up(&base_a);
     caught_up(&base_b);
     let messages = read_stream(&url, &stream);

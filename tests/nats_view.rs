@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::nats::{Nats, NatsServer, body, caught_up, job_name, post, receiver, unique};
+use common::nats::{
+    Nats, NatsServer, body, caught_up, job_name, post, post_to_both, receiver, unique,
+};
 use common::{fresh_timestamp, lines, pipetop, run, scratch_dir};
 use pipetop::send::{JobFields, notification_body};
 use serde_json::Value;
@@ -93,21 +95,7 @@ fn two_receivers_feed_every_viewer_of_the_stream_each_delivery_once_with_the_str
         &prefix,
     );
     let (base_a, base_b) = (a.url(""), b.url(""));
-    // The same delivery through both receivers, as a redelivery through a load balancer.
-    let timestamp = fresh_timestamp();
-    let same = body("s", 0);
-    assert_eq!(post(&base_a, &timestamp, &same), Some(200));
-    assert_eq!(post(&base_b, &timestamp, &same), Some(200));
-    let mut answered = vec!["s-00000".to_owned()];
-    for n in 0..20 {
-        let (base, who) = if n % 2 == 0 {
-            (&base_a, "a")
-        } else {
-            (&base_b, "b")
-        };
-        assert_eq!(post(base, &fresh_timestamp(), &body(who, n)), Some(200));
-        answered.push(format!("{who}-{n:05}"));
-    }
+    let answered = post_to_both(&base_a, &base_b, 20);
     caught_up(&base_a);
     caught_up(&base_b);
 

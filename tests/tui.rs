@@ -771,6 +771,20 @@ fn x_hides_a_pipeline_until_its_next_delivery_and_big_x_shows_them_again() {
     assert_eq!(screen.exit_code(), 0);
 }
 
+/// Every row but the header's two is the same on both screens, cell for cell.
+fn assert_same_below_the_header(local: &Screen, attached: &Screen) {
+    let (mine, theirs) = (local.cells(), attached.cells());
+    for row in 2..usize::from(ROWS) {
+        assert_eq!(
+            mine[row].concat(),
+            theirs[row].concat(),
+            "row {row} differs; local:\n{}\nattached:\n{}",
+            local.text(),
+            attached.text()
+        );
+    }
+}
+
 #[test]
 fn attach_shows_the_same_screen_as_the_local_tui_for_the_same_deliveries() {
     let token = "pty-viewer-token";
@@ -803,16 +817,7 @@ fn attach_shows_the_same_screen_as_the_local_tui_for_the_same_deliveries() {
     }
     // Give both a frame to settle, then compare everything below the header.
     std::thread::sleep(Duration::from_millis(300));
-    let (mine, theirs) = (local.cells(), attached.cells());
-    for row in 2..usize::from(ROWS) {
-        assert_eq!(
-            mine[row].concat(),
-            theirs[row].concat(),
-            "row {row} differs; local:\n{}\nattached:\n{}",
-            local.text(),
-            attached.text()
-        );
-    }
+    assert_same_below_the_header(&local, &attached);
 }
 
 #[test]
@@ -859,16 +864,7 @@ fn attach_to_the_nats_stream_shows_the_same_screen_as_the_receiver_publishing_to
         screen.wait_until("every delivery", |s| s.contains("deploy"));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (mine, theirs) = (local.cells(), attached.cells());
-    for row in 2..usize::from(ROWS) {
-        assert_eq!(
-            mine[row].concat(),
-            theirs[row].concat(),
-            "row {row} differs; local:\n{}\nattached:\n{}",
-            local.text(),
-            attached.text()
-        );
-    }
+    assert_same_below_the_header(&local, &attached);
 }
 
 #[test]

@@ -257,3 +257,27 @@ pub fn job_name(text: &str) -> Option<String> {
         })
         .map(str::to_owned)
 }
+
+/// Posts to two receivers behind one load balancer: the same delivery to both (a redelivery,
+/// job `s-00000`), then `n` distinct ones split between them (`a-…` to `a`, `b-…` to `b`).
+/// The job names answered 200, the shared one first.
+pub fn post_to_both(base_a: &str, base_b: &str, n: u32) -> Vec<String> {
+    let timestamp = super::fresh_timestamp();
+    let same = body("s", 0);
+    assert_eq!(post(base_a, &timestamp, &same), Some(200));
+    assert_eq!(post(base_b, &timestamp, &same), Some(200));
+    let mut answered = vec!["s-00000".to_owned()];
+    for i in 0..n {
+        let (base, who) = if i % 2 == 0 {
+            (base_a, "a")
+        } else {
+            (base_b, "b")
+        };
+        assert_eq!(
+            post(base, &super::fresh_timestamp(), &body(who, i)),
+            Some(200)
+        );
+        answered.push(format!("{who}-{i:05}"));
+    }
+    answered
+}
